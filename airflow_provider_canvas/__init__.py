@@ -1,0 +1,75 @@
+"""Apache Airflow provider for the Canvas LMS REST API.
+
+``get_provider_info`` is the entry point Airflow calls to register the hook, the connection form and the
+operators. It stays a plain literal with no imports: Airflow calls it in every process, and an invalid
+dict breaks every Airflow command in the environment (a unit test validates it with Airflow's schema).
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "get_provider_info"]
+
+INTEGRATION = "Canvas LMS"
+
+
+def get_provider_info() -> dict:
+    return {
+        "package-name": "airflow-provider-canvas",
+        "name": "Canvas LMS",
+        "description": "Canvas LMS REST API: user communication channels (list, create, delete, wait).",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": INTEGRATION,
+                "external-doc-url": "https://canvas.instructure.com/doc/api/communication_channels.html",
+                "tags": ["software"],
+            }
+        ],
+        "hooks": [
+            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_canvas.hooks.canvas"]}
+        ],
+        "connection-types": [
+            {
+                "connection-type": "canvas",
+                "hook-class-name": "airflow_provider_canvas.hooks.canvas.CanvasHook",
+                "hook-name": "Canvas LMS",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port", "login"],
+                    "relabeling": {"host": "Canvas URL", "password": "Access Token"},
+                    "placeholders": {
+                        "host": "https://canvas.example.edu",
+                        "password": "Canvas access token (Account > Settings > New Access Token)",
+                    },
+                },
+                "conn-fields": {
+                    "per_page": {
+                        "label": "Page size",
+                        "description": "Items per page when listing (Canvas caps this at 100).",
+                        "schema": {"type": ["integer", "null"], "default": 100, "minimum": 1, "maximum": 100},
+                    },
+                    "timeout": {
+                        "label": "Timeout (seconds)",
+                        "description": "Connect and read timeout for each request.",
+                        "schema": {"type": ["number", "null"], "default": 30, "exclusiveMinimum": 0},
+                    },
+                    "max_retries": {
+                        "label": "Max retries",
+                        "description": "Retries after the first attempt (throttling, 5xx, network errors).",
+                        "schema": {"type": ["integer", "null"], "default": 5, "minimum": 0, "maximum": 20},
+                    },
+                    "verify": {
+                        "label": "Verify TLS",
+                        "description": "true, false or a CA bundle path; false is insecure (logs a warning).",
+                        "schema": {"type": ["string", "null"], "default": "true"},
+                    },
+                    "allow_insecure_http": {
+                        "label": "Allow plain http://",
+                        "description": "Allow a non-loopback http:// URL (sends the token unencrypted).",
+                        "schema": {"type": ["boolean", "null"], "default": False},
+                    },
+                },
+            }
+        ],
+    }

@@ -1,0 +1,560 @@
+"""The one place that talks HTTP to Canvas: connection, auth, retries, throttling, pagination, errors.
+
+Operators, sensors and bulk helpers only call the methods below; Canvas's wire rules (links, URLs,
+error shapes, retry policy) come from :mod:`airflow_provider_canvas.wire`, shared with the async trigger.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from tenacity import RetryCallState, Retrying
+
+from airflow_provider_canvas import __version__
+from airflow_provider_canvas._compat import BaseHook, mask_secret
+from airflow_provider_canvas.exceptions import (
+    CanvasAuthenticationError,
+    CanvasConnectionError,
+    CanvasDuplicateChannelError,
+    CanvasError,
+    CanvasNotFoundError,
+    CanvasResponseError,
+)
+from airflow_provider_canvas.wire.backoff import RetryPolicy, TransientBodyError, tenacity_kwargs
+from airflow_provider_canvas.wire.channels import (
+    find_channel,
+    validate_address,
+    validate_channel_type,
+    validate_push_token,
+)
+from airflow_provider_canvas.wire.config import CanvasConnectionSettings, parse_connection
+from airflow_provider_canvas.wire.errors import error_from_response, is_throttle
+from airflow_provider_canvas.wire.links import next_link
+from airflow_provider_canvas.wire.urls import (
+    api_path,
+    channel_id_segment,
+    encode_segment,
+    endpoint_url,
+    origin,
+    redact_path,
+    safe_url,
+    user_id_segment,
+)
+
+__all__ = ["CanvasHook", "RateLimitStatus"]
+
+CHANNELS = "communication_channels"
+_EXTRA_PREFIX = "extra__canvas__"
+
+
+class _BearerAuth(requests.auth.AuthBase):
+    """Bearer auth as a requests auth object, so ``~/.netrc`` can never replace it and reprs stay clean."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+    def __repr__(self) -> str:
+        return "_BearerAuth(<redacted>)"
+
+
+@dataclass
+class RateLimitStatus:
+    """The latest throttle headers: ``X-Rate-Limit-Remaining`` (bucket room) and ``X-Request-Cost``."""
+
+    remaining: float | None = None
+    cost: float | None = None
+    throttled: int = 0
+    updated_at: float | None = field(default=None, repr=False)
+
+
+@dataclass
+class _Outcome:
+    """One attempt's answer; looks like a response to the retry policy (status, headers, text)."""
+
+    response: requests.Response
+    data: Any = None
+
+    @property
+    def status_code(self) -> int:
+        return self.response.status_code
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self.response.headers
+
+    @property
+    def text(self) -> str:
+        return self.response.text
+
+
+def _header_float(response: requests.Response, name: str) -> float | None:
+    value = response.headers.get(name)
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Network failures worth another attempt; a TLS failure is a configuration problem, not bad luck."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return False
+    return isinstance(
+        exc,
+        (
+            requests.exceptions.ConnectionError,
+            requests.exceptions.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ),
+    )
+
+
+def _is_ambiguous(exc: BaseException | None, response: requests.Response | None) -> bool:
+    """Could Canvas have acted on a request whose attempt failed like this?
+
+    A throttled request never reached the application and a connect timeout never left the client;
+    anything else (read timeout, dropped connection, 5xx, bad body) may have been processed.
+    """
+    if exc is not None:
+        return not isinstance(exc, requests.exceptions.ConnectTimeout)
+    return response is not None and not is_throttle(response.status_code, response.text)
+
+
+class CanvasHook(BaseHook):
+    """Talk to the Canvas LMS REST API through a ``canvas`` connection.
+
+    :param canvas_conn_id: the Airflow connection holding the Canvas URL (host) and access token (password).
+    """
+
+    conn_name_attr = "canvas_conn_id"
+    default_conn_name = "canvas_default"
+    conn_type = "canvas"
+    hook_name = "Canvas LMS"
+
+    def __init__(self, canvas_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.canvas_conn_id = canvas_conn_id
+        self._settings: CanvasConnectionSettings | None = None
+        self._session: requests.Session | None = None
+        self._lock = threading.Lock()
+        self.rate_limit = RateLimitStatus()
+
+    # -- connection ---------------------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> CanvasConnectionSettings:
+        """The parsed connection, read once: a bad connection fails here, before any request is sent."""
+        if self._settings is None:
+            conn = self.get_connection(self.canvas_conn_id)
+            extra = {
+                key.removeprefix(_EXTRA_PREFIX): value for key, value in (conn.extra_dejson or {}).items()
+            }
+            if conn.password:
+                mask_secret(conn.password)
+            settings = parse_connection(
+                conn_id=self.canvas_conn_id,
+                host=conn.host,
+                password=conn.password,
+                extra=extra,
+                port=conn.port,
+            )
+            if settings.ignored_extras:
+                self.log.warning(
+                    "Connection %r: ignoring unknown extra fields %s (known: per_page, timeout, max_retries, "
+                    "verify, allow_insecure_http, max_concurrency).",
+                    self.canvas_conn_id,
+                    ", ".join(settings.ignored_extras),
+                )
+            if settings.verify is False:
+                self.log.warning(
+                    "Connection %r: TLS certificate verification is OFF (extra verify=false); the access "
+                    "token can be intercepted. Use a CA bundle path instead.",
+                    self.canvas_conn_id,
+                )
+            if settings.base_url.startswith("http://"):
+                self.log.warning(
+                    "Connection %r: using plain http:// (%s).", self.canvas_conn_id, settings.base_url
+                )
+            self._settings = settings
+        return self._settings
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.base_url
+
+    def get_conn(self) -> requests.Session:
+        """The configured session, created once and reused so connections are kept alive."""
+        with self._lock:
+            if self._session is None:
+                settings = self.settings
+                session = requests.Session()
+                session.auth = _BearerAuth(settings.token)
+                session.verify = settings.verify
+                session.headers.update(
+                    {
+                        "Accept": "application/json",
+                        "User-Agent": f"airflow-provider-canvas/{__version__} "
+                        f"python-requests/{requests.__version__}",
+                    }
+                )
+                # Retries are ours (tenacity); the pool is sized for the bulk helpers' concurrency.
+                adapter = HTTPAdapter(
+                    pool_connections=2, pool_maxsize=max(10, settings.max_concurrency), max_retries=0
+                )
+                session.mount("https://", adapter)
+                session.mount("http://", adapter)
+                self._session = session
+            return self._session
+
+    def close(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+
+    # -- transport ----------------------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        data: Any = None,
+        json: Any = None,
+    ) -> requests.Response:
+        """One request to ``/api/v1/<endpoint>``, with retries; a non-2xx answer raises ``CanvasError``."""
+        url = endpoint_url(self.base_url, endpoint)
+        return self._send(method.upper(), url, params=params, data=data, json=json).response
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        data: Any = None,
+        json: Any = None,
+        expect_json: bool = False,
+        max_retries: int | None = None,
+        log_level: int = logging.INFO,
+    ) -> _Outcome:
+        session = self.get_conn()
+        settings = self.settings
+        timeout = (settings.timeout, settings.timeout)
+        log_path = redact_path(urlsplit(url).path)
+        attempts = 0
+        ambiguous: list[bool] = []
+
+        def attempt() -> _Outcome:
+            nonlocal attempts
+            attempts += 1
+            started = time.monotonic()
+            try:
+                response = session.request(
+                    method, url, params=params, data=data, json=json, timeout=timeout, allow_redirects=False
+                )
+            except requests.RequestException as exc:
+                self.log.log(
+                    log_level,
+                    "Canvas %s %s -> %s after %.3fs",
+                    method,
+                    log_path,
+                    type(exc).__name__,
+                    time.monotonic() - started,
+                )
+                ambiguous.append(_is_ambiguous(exc, None))
+                raise
+            self.log.log(
+                log_level,
+                "Canvas %s %s -> %s in %.3fs",
+                method,
+                log_path,
+                response.status_code,
+                time.monotonic() - started,
+            )
+            self._note_rate_limit(response)
+            outcome = _Outcome(response)
+            if 200 <= response.status_code < 300:
+                if expect_json:
+                    try:
+                        outcome.data = response.json()
+                    except ValueError:
+                        ambiguous.append(True)
+                        raise TransientBodyError("response body is not valid JSON") from None
+            elif response.status_code >= 500 or is_throttle(response.status_code, response.text):
+                ambiguous.append(_is_ambiguous(None, response))
+            return outcome
+
+        def before_sleep(state: RetryCallState) -> None:
+            assert state.outcome is not None
+            assert state.next_action is not None
+            if state.outcome.failed:
+                reason = type(state.outcome.exception()).__name__
+            else:
+                answer = state.outcome.result()
+                reason = (
+                    "throttled" if is_throttle(answer.status_code, answer.text) else str(answer.status_code)
+                )
+            self.log.warning(
+                "Canvas %s %s: %s; retry %d of %d in %.1fs.",
+                method,
+                log_path,
+                reason,
+                state.attempt_number,
+                policy.max_retries,
+                state.next_action.sleep,
+            )
+
+        policy = RetryPolicy(max_retries=settings.max_retries if max_retries is None else max_retries)
+        kwargs = tenacity_kwargs(policy, is_transient=_is_transient, before_sleep=before_sleep)
+        try:
+            outcome: _Outcome = Retrying(**kwargs)(attempt)
+        except requests.RequestException as exc:
+            raise self._network_error(exc, method, url, attempts) from None
+        except TransientBodyError:
+            raise CanvasResponseError(
+                f"Canvas answered {method} {safe_url(url)} with a body that is not valid JSON "
+                "(empty, truncated or malformed).",
+                method=method,
+                url=safe_url(url),
+                attempts=attempts,
+            ) from None
+        response = outcome.response
+        if 200 <= response.status_code < 300:
+            return outcome
+        if 300 <= response.status_code < 400:
+            raise self._redirect_error(response, method, url, attempts)
+        raise error_from_response(
+            status=response.status_code,
+            headers=response.headers,
+            body=response.text,
+            method=method,
+            url=safe_url(url),
+            attempts=attempts,
+            ambiguous_retry=any(ambiguous),
+        )
+
+    def _note_rate_limit(self, response: requests.Response) -> None:
+        remaining = _header_float(response, "X-Rate-Limit-Remaining")
+        cost = _header_float(response, "X-Request-Cost")
+        status = self.rate_limit
+        if remaining is not None:
+            status.remaining = remaining
+            status.updated_at = time.monotonic()
+        if cost is not None:
+            status.cost = cost
+        if is_throttle(response.status_code, response.text):
+            status.throttled += 1
+        if remaining is not None or cost is not None:
+            self.log.debug("Canvas rate limit: remaining=%s cost=%s", remaining, cost)
+
+    def _network_error(
+        self, exc: requests.RequestException, method: str, url: str, attempts: int
+    ) -> CanvasConnectionError:
+        where = safe_url(url)
+        if isinstance(exc, requests.exceptions.SSLError):
+            summary = (
+                f"TLS verification failed for {origin(url)[1]}: {_first_line(exc)}. If Canvas uses a private "
+                "certificate authority, set the connection extra 'verify' to its CA bundle path."
+            )
+        elif isinstance(exc, requests.exceptions.Timeout):
+            summary = f"{method} {where} timed out (timeout {self.settings.timeout:g}s per request)."
+        else:
+            summary = f"Could not reach Canvas for {method} {where}: {type(exc).__name__}."
+        return CanvasConnectionError(summary, method=method, url=where, attempts=attempts)
+
+    def _redirect_error(
+        self, response: requests.Response, method: str, url: str, attempts: int
+    ) -> CanvasResponseError:
+        location = urljoin(url, response.headers.get("Location", ""))
+        scheme, host, port = origin(location)
+        return CanvasResponseError(
+            f"Canvas answered {response.status_code} to {method} {safe_url(url)}, redirecting to "
+            f"{scheme}://{host}:{port}. Redirects are not followed with the access token; if Canvas moved, "
+            "set the connection's host to the new address.",
+            status_code=response.status_code,
+            method=method,
+            url=safe_url(url),
+            attempts=attempts,
+        )
+
+    # -- pagination ---------------------------------------------------------------------------------------
+
+    def paginate(self, endpoint: str, params: Mapping[str, Any] | None = None) -> Iterator[dict]:
+        """Every item of a paginated list, fetched lazily page by page by following ``rel="next"``."""
+        url = endpoint_url(self.base_url, endpoint)
+        query = dict(params or {})
+        query.setdefault("per_page", self.settings.per_page)
+        return self._iter_pages(url, query)
+
+    def _iter_pages(self, url: str, params: dict[str, Any] | None) -> Iterator[dict]:
+        home = origin(self.base_url)
+        seen: set[str] = set()
+        while True:
+            outcome = self._send("GET", url, params=params, expect_json=True)
+            page = outcome.data
+            if not isinstance(page, list):
+                raise CanvasResponseError(
+                    f"Canvas answered GET {safe_url(url)} with a JSON {type(page).__name__}, not a list.",
+                    method="GET",
+                    url=safe_url(url),
+                )
+            yield from page
+            seen.add(outcome.response.url)
+            link = next_link(outcome.response.headers)
+            if not page or not link:
+                return
+            next_url = urljoin(outcome.response.url, link)
+            if origin(next_url) != home:
+                scheme, host, port = origin(next_url)
+                raise CanvasResponseError(
+                    f"Refused to follow a pagination link to {scheme}://{host}:{port}: it is not the "
+                    f"connection's origin {self.base_url}, and the access token is only sent there.",
+                    method="GET",
+                    url=safe_url(url),
+                )
+            if next_url in seen:
+                self.log.warning(
+                    "Canvas pagination for %s repeated a page; stopping.", redact_path(urlsplit(url).path)
+                )
+                return
+            url, params = next_url, None
+
+    # -- communication channels ---------------------------------------------------------------------------
+
+    def _channels_url(self, user_id: object, *segments: str) -> str:
+        return self.base_url + api_path("users", user_id_segment(user_id), CHANNELS, *segments)
+
+    def iter_communication_channels(self, user_id: object) -> Iterator[dict]:
+        """The user's unretired channels in Canvas's order (by position), fetched lazily."""
+        url = self._channels_url(user_id)
+        return self._iter_pages(url, {"per_page": self.settings.per_page})
+
+    def list_communication_channels(self, user_id: object) -> list[dict]:
+        return list(self.iter_communication_channels(user_id))
+
+    def create_communication_channel(
+        self,
+        user_id: object,
+        *,
+        channel_type: str,
+        address: str | None = None,
+        token: str | None = None,
+        skip_confirmation: bool = False,
+    ) -> dict:
+        """Create a channel; returns Canvas's channel JSON (``workflow_state`` unconfirmed or active).
+
+        If a retried attempt meets "already exists", the earlier attempt may have created it, so the
+        existing channel is looked up and returned instead of reporting a duplicate.
+        """
+        channel_type = validate_channel_type(channel_type)
+        if not isinstance(skip_confirmation, bool):
+            raise ValueError(f"skip_confirmation must be True or False; got {skip_confirmation!r}.")
+        form: dict[str, str] = {"communication_channel[type]": channel_type}
+        if channel_type == "push":
+            form["communication_channel[token]"] = validate_push_token(token)
+            mask_secret(form["communication_channel[token]"])
+        else:
+            if token is not None:
+                raise ValueError(
+                    "token is only valid for push channels; remove it or set channel_type='push'."
+                )
+            address = validate_address(channel_type, address)
+            form["communication_channel[address]"] = address
+        if skip_confirmation:
+            form["skip_confirmation"] = "true"
+        url = self._channels_url(user_id)
+        try:
+            return self._send("POST", url, data=form, expect_json=True).data
+        except CanvasDuplicateChannelError as error:
+            if not error.ambiguous_retry or address is None:
+                raise
+            existing = find_channel(self.list_communication_channels(user_id), channel_type, address)
+            if existing is None:
+                raise
+            self.log.info("Create was retried after an ambiguous failure; returning the channel it created.")
+            return dict(existing)
+
+    def delete_communication_channel(
+        self,
+        user_id: object,
+        channel_id: int | str | None = None,
+        *,
+        channel_type: str | None = None,
+        address: str | None = None,
+    ) -> dict:
+        """Retire a channel by id or by type + address; returns it with ``workflow_state`` ``retired``."""
+        if channel_id is not None and (channel_type is not None or address is not None):
+            raise ValueError("Give either channel_id or channel_type + address, not both.")
+        if channel_id is not None:
+            url = self._channels_url(user_id, channel_id_segment(channel_id))
+        elif channel_type is not None and address is not None:
+            kind = validate_channel_type(channel_type)
+            if kind == "push":
+                raise ValueError(
+                    "Push channels cannot be deleted by address; use channel_id or delete_push_token."
+                )
+            # Canvas's :address route takes the whole rest of the segment, so no ".json" is ever added.
+            url = self._channels_url(
+                user_id, kind, encode_segment(validate_address(kind, address), field="address")
+            )
+        else:
+            raise ValueError(
+                "Give channel_id, or both channel_type and address, to say which channel to delete."
+            )
+        try:
+            return self._send("DELETE", url, expect_json=True).data
+        except CanvasNotFoundError as error:
+            if error.ambiguous_retry:
+                error.messages.append(
+                    "an earlier attempt of this delete failed ambiguously and may have retired the channel"
+                )
+                error.args = (error._render(),)
+            raise
+
+    def delete_push_token(self, push_token: str) -> dict:
+        """Remove a device's push endpoint for the token's own user (the push channel itself stays)."""
+        push_token = validate_push_token(push_token, field="push_token")
+        mask_secret(push_token)
+        url = self.base_url + api_path("users", "self", CHANNELS, "push")
+        # The push token goes in the form body, never the query string, so it stays out of access logs.
+        return self._send("DELETE", url, data={"push_token": push_token}, expect_json=True).data
+
+    # -- UI -----------------------------------------------------------------------------------------------
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Cheap, read-only check behind the UI's Test button: who does this token belong to?"""
+        try:
+            outcome = self._send(
+                "GET", self.base_url + api_path("users", "self"), expect_json=True, max_retries=1
+            )
+        except CanvasAuthenticationError as error:
+            said = "; ".join(error.messages) or "401"
+            return (
+                False,
+                f"Canvas rejected the access token ({said}). Create a new token and paste it again.",
+            )
+        except (CanvasError, ValueError) as error:
+            return False, str(error)
+        user = outcome.data if isinstance(outcome.data, Mapping) else {}
+        who = user.get("name") or user.get("short_name") or "unknown user"
+        return (True, f"Connected to {self.base_url} as {who} (user id {user.get('id')}).")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]

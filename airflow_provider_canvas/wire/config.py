@@ -1,0 +1,178 @@
+"""Reading a ``canvas`` connection into settings, refusing anything unsafe before a request exists.
+
+Values arrive typed from the UI form and the JSON env-var form but as strings from URI connections and
+some secrets backends, so every extra is coerced, range-checked and named in its error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from airflow_provider_canvas.exceptions import CanvasConfigurationError
+from airflow_provider_canvas.wire.urls import API_PREFIX, is_loopback_host
+
+__all__ = ["KNOWN_EXTRAS", "CanvasConnectionSettings", "normalize_base_url", "parse_connection"]
+
+DEFAULT_PER_PAGE = 100
+MAX_PER_PAGE = 100
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_RETRIES = 5
+MAX_RETRIES_LIMIT = 20
+DEFAULT_MAX_CONCURRENCY = 8
+MAX_CONCURRENCY_LIMIT = 64
+KNOWN_EXTRAS = ("per_page", "timeout", "max_retries", "verify", "allow_insecure_http", "max_concurrency")
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+@dataclass(frozen=True)
+class CanvasConnectionSettings:
+    base_url: str
+    token: str = field(repr=False)
+    per_page: int = DEFAULT_PER_PAGE
+    timeout: float = DEFAULT_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
+    verify: bool | str = True
+    allow_insecure_http: bool = False
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    ignored_extras: tuple[str, ...] = ()
+
+
+def _error(conn_id: str, message: str) -> CanvasConfigurationError:
+    return CanvasConfigurationError(f"Connection {conn_id!r}: {message}")
+
+
+def normalize_base_url(
+    host: str | None, *, port: int | None = None, allow_insecure_http: bool = False, conn_id: str = "canvas"
+) -> str:
+    """``https://canvas.example.edu`` from the forms people paste (trailing ``/``, ``/api/v1``, no scheme)."""
+    if not host or not host.strip():
+        raise _error(
+            conn_id,
+            "no host. Set 'Canvas URL' (host) to your Canvas address, e.g. https://canvas.example.edu.",
+        )
+    text = host.strip()
+    if "://" not in text:
+        text = "https://" + text
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise _error(conn_id, f"host scheme {parts.scheme!r} is not supported; use https://.")
+    if parts.username or parts.password:
+        raise _error(
+            conn_id, "host must not contain credentials; put the token in 'Access Token' (password)."
+        )
+    if parts.query or parts.fragment:
+        raise _error(
+            conn_id, "host must not contain a query string or fragment; give only the Canvas base URL."
+        )
+    if not parts.hostname:
+        raise _error(conn_id, f"host {host!r} has no host name; use e.g. https://canvas.example.edu.")
+    path = parts.path.rstrip("/")
+    if path not in ("", API_PREFIX):
+        raise _error(
+            conn_id,
+            f"host has a path ({parts.path!r}); give the Canvas base URL without a path, e.g. "
+            "https://canvas.example.edu (a trailing /api/v1 is also accepted).",
+        )
+    try:
+        explicit_port = parts.port
+    except ValueError:
+        raise _error(conn_id, f"host {host!r} has an invalid port.") from None
+    netloc_host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    port = explicit_port or port
+    if scheme == "http" and not allow_insecure_http and not is_loopback_host(parts.hostname):
+        raise _error(
+            conn_id,
+            "host uses plain http://, which would send the access token unencrypted. Use https://, or set "
+            "the extra allow_insecure_http to true if you really mean it.",
+        )
+    return f"{scheme}://{netloc_host}" + (f":{port}" if port else "")
+
+
+def _as_bool(conn_id: str, name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise _error(conn_id, f"extra {name!r} must be true or false; got {value!r}.")
+
+
+def _as_int(conn_id: str, name: str, value: Any, low: int, high: int) -> int:
+    try:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError
+        number = int(str(value).strip()) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError):
+        raise _error(
+            conn_id, f"extra {name!r} must be a whole number from {low} to {high}; got {value!r}."
+        ) from None
+    if not low <= number <= high:
+        raise _error(conn_id, f"extra {name!r} must be from {low} to {high}; got {number}.")
+    return number
+
+
+def _as_timeout(conn_id: str, value: Any) -> float:
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = float(value)
+    except (TypeError, ValueError):
+        raise _error(conn_id, f"extra 'timeout' must be a number of seconds; got {value!r}.") from None
+    if not 0 < number <= 3600:
+        raise _error(conn_id, f"extra 'timeout' must be more than 0 and at most 3600 seconds; got {value!r}.")
+    return number
+
+
+def _as_verify(conn_id: str, value: Any) -> bool | str:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in _TRUE | _FALSE:
+            return lowered in _TRUE
+        if os.path.exists(value.strip()):
+            return value.strip()
+        raise _error(
+            conn_id, f"extra 'verify' is neither true/false nor an existing CA bundle path: {value!r}."
+        )
+    raise _error(conn_id, f"extra 'verify' must be true, false or a CA bundle path; got {value!r}.")
+
+
+def parse_connection(
+    *, conn_id: str, host: str | None, password: str | None, extra: Mapping[str, Any], port: int | None = None
+) -> CanvasConnectionSettings:
+    def given(name: str) -> bool:
+        return extra.get(name) not in (None, "")
+
+    allow_http = (
+        _as_bool(conn_id, "allow_insecure_http", extra["allow_insecure_http"])
+        if given("allow_insecure_http")
+        else False
+    )
+    base_url = normalize_base_url(host, port=port, allow_insecure_http=allow_http, conn_id=conn_id)
+    if not password or not password.strip():
+        raise _error(conn_id, "the Access Token (password) is empty. Paste a Canvas access token into it.")
+    return CanvasConnectionSettings(
+        base_url=base_url,
+        token=password.strip(),
+        per_page=_as_int(conn_id, "per_page", extra["per_page"], 1, MAX_PER_PAGE)
+        if given("per_page")
+        else DEFAULT_PER_PAGE,
+        timeout=_as_timeout(conn_id, extra["timeout"]) if given("timeout") else DEFAULT_TIMEOUT,
+        max_retries=_as_int(conn_id, "max_retries", extra["max_retries"], 0, MAX_RETRIES_LIMIT)
+        if given("max_retries")
+        else DEFAULT_MAX_RETRIES,
+        verify=_as_verify(conn_id, extra["verify"]) if given("verify") else True,
+        allow_insecure_http=allow_http,
+        max_concurrency=_as_int(
+            conn_id, "max_concurrency", extra["max_concurrency"], 1, MAX_CONCURRENCY_LIMIT
+        )
+        if given("max_concurrency")
+        else DEFAULT_MAX_CONCURRENCY,
+        ignored_extras=tuple(sorted(name for name in extra if name not in KNOWN_EXTRAS)),
+    )

@@ -1,0 +1,155 @@
+"""Turning a Canvas error answer into one typed exception carrying Canvas's own words.
+
+Canvas answers errors in five JSON shapes plus plain text (throttling); every one of them is read,
+so the message a DAG author sees is Canvas's message, never a bare status code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_provider_canvas.exceptions import (
+    CanvasAuthenticationError,
+    CanvasDuplicateChannelError,
+    CanvasError,
+    CanvasNotFoundError,
+    CanvasPermissionError,
+    CanvasRateLimitError,
+    CanvasResponseError,
+    CanvasServerError,
+    CanvasValidationError,
+)
+
+__all__ = ["error_class_for", "error_from_response", "is_throttle", "parse_error_messages"]
+
+THROTTLE_MARKER = "rate limit exceeded"
+MAX_MESSAGES = 20
+MAX_MESSAGE_LENGTH = 300
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def is_throttle(status: int, body: str) -> bool:
+    """Canvas throttles with 403 and a plain-text "Rate Limit Exceeded" body; its docs now also say 429."""
+    return status == 429 or (status == 403 and THROTTLE_MARKER in body.lower())
+
+
+def _clip(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_MESSAGE_LENGTH else text[:MAX_MESSAGE_LENGTH] + "..."
+
+
+def _messages_from(errors: Any) -> list[str]:
+    messages: list[str] = []
+    if isinstance(errors, str):  # {"errors": "Invalid as_user_id"}
+        messages.append(errors)
+    elif isinstance(errors, list):  # [{"message": ...}, ...]
+        for item in errors:
+            if isinstance(item, Mapping) and item.get("message"):
+                messages.append(str(item["message"]))
+            elif isinstance(item, str):
+                messages.append(item)
+    elif isinstance(errors, Mapping):  # {"attr": [{"attribute","type","message"}]} or {"type": "text"}
+        for attribute, detail in errors.items():
+            if isinstance(detail, str):
+                messages.append(detail)
+                continue
+            for item in detail if isinstance(detail, list) else [detail]:
+                if isinstance(item, Mapping):
+                    text = item.get("message") or item.get("type")
+                    if text:
+                        messages.append(f"{attribute}: {text}")
+                elif isinstance(item, str):
+                    messages.append(f"{attribute}: {item}")
+    return messages
+
+
+def parse_error_messages(body: str, content_type: str | None = None) -> list[str]:
+    """Canvas's human messages from any of its error shapes; plain text is returned as one message."""
+    text = body.strip()
+    if not text:
+        return []
+    data: Any = None
+    if text[0] in "{[":
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+    if data is None:
+        if content_type and "html" in content_type.lower():
+            return []  # a proxy's error page says nothing a DAG author can act on
+        return [_clip(text)]
+    messages: list[str] = []
+    if isinstance(data, Mapping):
+        messages = _messages_from(data.get("errors"))
+        if not messages and data.get("message"):
+            messages = [str(data["message"])]
+        if not messages and isinstance(data.get("status"), str):
+            messages = [data["status"]]
+    elif isinstance(data, list):
+        messages = _messages_from(data)
+    return [_clip(message) for message in messages[:MAX_MESSAGES]]
+
+
+def _is_duplicate(body: str) -> bool:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return False
+    errors = data.get("errors") if isinstance(data, Mapping) else None
+    if not isinstance(errors, Mapping):
+        return False
+    for detail in errors.values():
+        for item in detail if isinstance(detail, list) else []:
+            if isinstance(item, Mapping) and "unique!" in (item.get("type"), item.get("message")):
+                return True
+    return False
+
+
+def error_class_for(status: int, headers: Mapping[str, str], body: str) -> type[CanvasError]:
+    if is_throttle(status, body):
+        return CanvasRateLimitError
+    if status == 401:
+        return CanvasAuthenticationError if _header(headers, "www-authenticate") else CanvasPermissionError
+    if status == 403:
+        return CanvasPermissionError
+    if status == 404:
+        return CanvasNotFoundError
+    if status == 400:
+        return CanvasDuplicateChannelError if _is_duplicate(body) else CanvasValidationError
+    if status >= 500:
+        return CanvasServerError
+    if 300 <= status < 400:
+        return CanvasResponseError
+    return CanvasError
+
+
+def error_from_response(
+    *,
+    status: int,
+    headers: Mapping[str, str],
+    body: str,
+    method: str,
+    url: str,
+    attempts: int = 1,
+    ambiguous_retry: bool = False,
+) -> CanvasError:
+    """Build the typed error for a non-2xx answer; ``url`` must already be made safe by the caller."""
+    cls = error_class_for(status, headers, body)
+    messages = parse_error_messages(body, _header(headers, "content-type"))
+    return cls(
+        f"Canvas answered {status} to {method} {url}.",
+        status_code=status,
+        method=method,
+        url=url,
+        messages=messages,
+        attempts=attempts,
+        ambiguous_retry=ambiguous_retry,
+    )

@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_canvas.exceptions import CanvasConfigurationError
+from airflow_provider_canvas.wire.config import normalize_base_url, parse_connection
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("https://canvas.example.edu", "https://canvas.example.edu"),
+        ("https://canvas.example.edu/", "https://canvas.example.edu"),
+        ("https://canvas.example.edu/api/v1", "https://canvas.example.edu"),
+        ("https://canvas.example.edu/api/v1/", "https://canvas.example.edu"),
+        ("canvas.example.edu", "https://canvas.example.edu"),
+        ("  https://Canvas.Example.edu:8443/  ", "https://canvas.example.edu:8443"),
+        ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
+        ("http://localhost:5000/api/v1", "http://localhost:5000"),
+        ("http://[::1]:5000", "http://[::1]:5000"),
+    ],
+)
+def test_base_url_forms(host, expected):
+    assert normalize_base_url(host) == expected
+
+
+def test_port_field_is_used_when_host_has_none():
+    assert normalize_base_url("canvas.example.edu", port=8443) == "https://canvas.example.edu:8443"
+
+
+@pytest.mark.parametrize(
+    ("host", "fragment"),
+    [
+        (None, "no host"),
+        ("", "no host"),
+        ("https://canvas.example.edu/canvas", "has a path"),
+        ("https://canvas.example.edu/api/v2", "has a path"),
+        ("http://canvas.example.edu", "plain http://"),
+        ("ftp://canvas.example.edu", "not supported"),
+        ("https://user:pw@canvas.example.edu", "credentials"),
+        ("https://canvas.example.edu/?x=1", "query string"),
+        ("https://canvas.example.edu:99999", "invalid port"),
+        ("https://", "no host name"),
+    ],
+)
+def test_bad_hosts_are_refused_with_the_fix(host, fragment):
+    with pytest.raises(CanvasConfigurationError, match="canvas") as info:
+        normalize_base_url(host)
+    assert fragment in str(info.value)
+
+
+def test_insecure_http_allowed_only_when_asked():
+    assert normalize_base_url("http://canvas.example.edu", allow_insecure_http=True) == "http://canvas.example.edu"
+
+
+def _parse(**overrides):
+    values = {"conn_id": "canvas_default", "host": "https://c.example.edu", "password": "tok-12345", "extra": {}}
+    values.update(overrides)
+    return parse_connection(**values)
+
+
+def test_defaults():
+    settings = _parse()
+    assert (settings.per_page, settings.timeout, settings.max_retries, settings.verify) == (100, 30.0, 5, True)
+    assert settings.allow_insecure_http is False
+    assert "tok-12345" not in repr(settings)
+
+
+def test_extras_from_strings_are_coerced():
+    settings = _parse(
+        extra={"per_page": "50", "timeout": "12.5", "max_retries": "0", "verify": "false", "allow_insecure_http": "no"}
+    )
+    assert (settings.per_page, settings.timeout, settings.max_retries, settings.verify) == (50, 12.5, 0, False)
+
+
+def test_verify_accepts_a_ca_bundle_path(tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert _parse(extra={"verify": str(bundle)}).verify == str(bundle)
+
+
+def test_unknown_extras_are_reported_not_used():
+    settings = _parse(extra={"Authorization": "x", "per_page": 10})
+    assert settings.ignored_extras == ("Authorization",)
+
+
+def test_null_extras_mean_default():
+    assert _parse(extra={"per_page": None, "timeout": ""}).per_page == 100
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"per_page": 0}, "per_page"),
+        ({"per_page": 101}, "per_page"),
+        ({"per_page": "ten"}, "per_page"),
+        ({"per_page": 2.5}, "per_page"),
+        ({"per_page": True}, "per_page"),
+        ({"timeout": 0}, "timeout"),
+        ({"timeout": "soon"}, "timeout"),
+        ({"max_retries": -1}, "max_retries"),
+        ({"max_retries": 100}, "max_retries"),
+        ({"verify": "/no/such/bundle.pem"}, "verify"),
+        ({"verify": 3}, "verify"),
+        ({"allow_insecure_http": "maybe"}, "allow_insecure_http"),
+        ({"max_concurrency": 0}, "max_concurrency"),
+    ],
+)
+def test_bad_extras_name_the_field(extra, field):
+    with pytest.raises(CanvasConfigurationError, match=f"'{field}'"):
+        _parse(extra=extra)
+
+
+@pytest.mark.parametrize("password", [None, "", "   "])
+def test_empty_token(password):
+    with pytest.raises(CanvasConfigurationError, match="Access Token"):
+        _parse(password=password)

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import json
+from pathlib import Path
+
+import airflow
+import jsonschema
+
+import airflow_provider_canvas
+from airflow_provider_canvas import get_provider_info
+
+
+def _schema() -> dict:
+    return json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
+
+
+def test_provider_info_is_valid_for_airflow():
+    jsonschema.validate(get_provider_info(), _schema())
+
+
+def test_entry_point_is_registered():
+    (entry_point,) = [
+        ep for ep in importlib.metadata.entry_points(group="apache_airflow_provider")
+        if ep.value.startswith("airflow_provider_canvas")
+    ]
+    assert entry_point.load()() == get_provider_info()
+
+
+def test_package_name_and_version_match_the_distribution():
+    info = get_provider_info()
+    assert info["package-name"] == "airflow-provider-canvas"
+    assert info["versions"][0] == importlib.metadata.version("airflow-provider-canvas")
+    assert airflow_provider_canvas.__version__ == info["versions"][0]
+
+
+def test_every_class_and_module_named_exists():
+    info = get_provider_info()
+    for conn in info["connection-types"]:
+        module, _, name = conn["hook-class-name"].rpartition(".")
+        hook = getattr(importlib.import_module(module), name)
+        assert hook.conn_type == conn["connection-type"]
+        assert hook.hook_name == conn["hook-name"]
+    for section in ("hooks", "operators", "sensors", "triggers"):
+        for entry in info.get(section, []):
+            for module in entry["python-modules"]:
+                importlib.import_module(module)
+    for link in info.get("extra-links", []):
+        module, _, name = link.rpartition(".")
+        assert getattr(importlib.import_module(module), name)
+
+
+def test_connection_form_fields_and_behaviour():
+    (conn,) = get_provider_info()["connection-types"]
+    assert conn["connection-type"] == "canvas"
+    assert set(conn["conn-fields"]) >= {"per_page", "timeout", "max_retries", "verify", "allow_insecure_http"}
+    assert conn["ui-field-behaviour"]["relabeling"]["password"] == "Access Token"
+    assert {"schema", "login", "port"} <= set(conn["ui-field-behaviour"]["hidden-fields"])
+
+
+def test_airflow_registers_hook_widgets_and_behaviour():
+    from airflow.providers_manager import ProvidersManager
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+    hook = ProvidersManagerTaskRuntime().hooks["canvas"]
+    assert hook is not None
+    assert hook.hook_class_name == "airflow_provider_canvas.hooks.canvas.CanvasHook"
+    assert hook.connection_id_attribute_name == "canvas_conn_id"
+    manager = ProvidersManager()
+    assert "airflow-provider-canvas" in manager.providers
+    assert "extra__canvas__per_page" in manager.connection_form_widgets
+    assert manager.field_behaviours["canvas"]["relabeling"]["password"] == "Access Token"
