@@ -27,9 +27,34 @@ def get_provider_info() -> dict:
                 "tags": ["software"],
             }
         ],
-        "hooks": [
-            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_canvas.hooks.canvas"]}
+        "operators": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_provider_canvas.operators.communication_channels"],
+            }
         ],
+        "sensors": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_provider_canvas.sensors.communication_channels"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_canvas.hooks.canvas",
+                    "airflow_provider_canvas.hooks.canvas_async",
+                ],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_provider_canvas.triggers.communication_channels"],
+            }
+        ],
+        "extra-links": ["airflow_provider_canvas.links.canvas.CanvasUserLink"],
         "connection-types": [
             {
                 "connection-type": "canvas",

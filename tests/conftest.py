@@ -15,3 +15,69 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO_ROOT / "example_dags")
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 os.environ.pop("AIRFLOW_CONN_CANVAS_DEFAULT", None)
+
+import logging  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+import pytest  # noqa: E402
+
+pytest_plugins = ["airflow_provider_canvas.testing.fixtures"]
+
+
+@dataclass
+class LogRecord:
+    level: str
+    logger: str
+    message: str
+    raw: str  # every field of the event, so a secret anywhere in it is found
+
+
+class CapturedLogs(list):
+    @property
+    def text(self) -> str:
+        return "\n".join(record.raw for record in self)
+
+    def messages(self, level: str | None = None) -> list[str]:
+        return [r.message for r in self if level is None or r.level == level]
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[CapturedLogs]:
+    """Every structlog event (Airflow's task/hook logging) at DEBUG and above, before any redaction.
+
+    Airflow renders logs through structlog, which pytest's caplog does not see; and capturing before
+    Airflow's secret masker runs proves our code never logs a secret in the first place.
+    """
+    import structlog
+
+    records = CapturedLogs()
+
+    def capture(logger: object, method_name: str, event_dict: dict) -> dict:
+        event = str(event_dict.get("event", ""))
+        args = event_dict.get("positional_args") or ()
+        try:
+            message = event % tuple(args) if args else event
+        except (TypeError, ValueError):
+            message = f"{event} {args}"
+        records.append(
+            LogRecord(
+                method_name, str(event_dict.get("logger_name", "")), message, f"{message} {event_dict!r}"
+            )
+        )
+        raise structlog.DropEvent
+
+    old = structlog.get_config()
+    structlog.configure(
+        processors=[structlog.stdlib.add_logger_name, capture],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
+        cache_logger_on_first_use=False,
+    )
+    try:
+        yield records
+    finally:
+        structlog.configure(
+            processors=old["processors"],
+            wrapper_class=old["wrapper_class"],
+            cache_logger_on_first_use=old["cache_logger_on_first_use"],
+        )

@@ -11,8 +11,8 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import urljoin, urlsplit
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -35,9 +35,9 @@ from airflow_provider_canvas.wire.channels import (
     validate_channel_type,
     validate_push_token,
 )
-from airflow_provider_canvas.wire.config import CanvasConnectionSettings, parse_connection
-from airflow_provider_canvas.wire.errors import error_from_response, is_throttle
-from airflow_provider_canvas.wire.links import next_link
+from airflow_provider_canvas.wire.config import KNOWN_EXTRAS, CanvasConnectionSettings, parse_connection
+from airflow_provider_canvas.wire.errors import check_answer, is_throttle, require_list
+from airflow_provider_canvas.wire.links import next_page_url
 from airflow_provider_canvas.wire.urls import (
     api_path,
     channel_id_segment,
@@ -49,7 +49,7 @@ from airflow_provider_canvas.wire.urls import (
     user_id_segment,
 )
 
-__all__ = ["CanvasHook", "RateLimitStatus"]
+__all__ = ["CanvasHook", "RateLimitStatus", "settings_from_connection"]
 
 CHANNELS = "communication_channels"
 _EXTRA_PREFIX = "extra__canvas__"
@@ -133,6 +133,39 @@ def _is_ambiguous(exc: BaseException | None, response: requests.Response | None)
     return response is not None and not is_throttle(response.status_code, response.text)
 
 
+class _Warner(Protocol):
+    def warning(self, event: Any, *args: Any, **kw: Any) -> Any: ...
+
+
+def settings_from_connection(conn: Any, conn_id: str, log: _Warner) -> CanvasConnectionSettings:
+    """Parse an Airflow connection into settings, masking the token and warning about risky choices."""
+    # The 3.2+ form stores fields under their own names; older forms and some tools use the prefix.
+    extra = {key.removeprefix(_EXTRA_PREFIX): value for key, value in (conn.extra_dejson or {}).items()}
+    if conn.password:
+        mask_secret(conn.password)
+    settings = parse_connection(
+        conn_id=conn_id, host=conn.host, password=conn.password, extra=extra, port=conn.port
+    )
+    if settings.ignored_extras:
+        log.warning(
+            "Connection %r: ignoring unknown extra fields %s (known: %s).",
+            conn_id,
+            ", ".join(settings.ignored_extras),
+            ", ".join(KNOWN_EXTRAS),
+        )
+    if settings.verify is False:
+        log.warning(
+            "Connection %r: TLS certificate verification is OFF (extra verify=false); the access token "
+            "can be intercepted. Point verify at a CA bundle path instead.",
+            conn_id,
+        )
+    if settings.allow_insecure_http and settings.base_url.startswith("http://"):
+        log.warning(
+            "Connection %r: sending the access token over plain http:// (allow_insecure_http).", conn_id
+        )
+    return settings
+
+
 class CanvasHook(BaseHook):
     """Talk to the Canvas LMS REST API through a ``canvas`` connection.
 
@@ -143,6 +176,9 @@ class CanvasHook(BaseHook):
     default_conn_name = "canvas_default"
     conn_type = "canvas"
     hook_name = "Canvas LMS"
+    # First backoff window in seconds; Canvas's bucket drains 10 units/s, so ~1 s clears a throttle.
+    # Tests against the fake Canvas lower it to stay fast.
+    retry_base_delay: float = 1.0
 
     def __init__(self, canvas_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -158,37 +194,9 @@ class CanvasHook(BaseHook):
     def settings(self) -> CanvasConnectionSettings:
         """The parsed connection, read once: a bad connection fails here, before any request is sent."""
         if self._settings is None:
-            conn = self.get_connection(self.canvas_conn_id)
-            extra = {
-                key.removeprefix(_EXTRA_PREFIX): value for key, value in (conn.extra_dejson or {}).items()
-            }
-            if conn.password:
-                mask_secret(conn.password)
-            settings = parse_connection(
-                conn_id=self.canvas_conn_id,
-                host=conn.host,
-                password=conn.password,
-                extra=extra,
-                port=conn.port,
+            self._settings = settings_from_connection(
+                self.get_connection(self.canvas_conn_id), self.canvas_conn_id, self.log
             )
-            if settings.ignored_extras:
-                self.log.warning(
-                    "Connection %r: ignoring unknown extra fields %s (known: per_page, timeout, max_retries, "
-                    "verify, allow_insecure_http, max_concurrency).",
-                    self.canvas_conn_id,
-                    ", ".join(settings.ignored_extras),
-                )
-            if settings.verify is False:
-                self.log.warning(
-                    "Connection %r: TLS certificate verification is OFF (extra verify=false); the access "
-                    "token can be intercepted. Use a CA bundle path instead.",
-                    self.canvas_conn_id,
-                )
-            if settings.base_url.startswith("http://"):
-                self.log.warning(
-                    "Connection %r: using plain http:// (%s).", self.canvas_conn_id, settings.base_url
-                )
-            self._settings = settings
         return self._settings
 
     @property
@@ -319,7 +327,10 @@ class CanvasHook(BaseHook):
                 state.next_action.sleep,
             )
 
-        policy = RetryPolicy(max_retries=settings.max_retries if max_retries is None else max_retries)
+        policy = RetryPolicy(
+            max_retries=settings.max_retries if max_retries is None else max_retries,
+            base_delay=self.retry_base_delay,
+        )
         kwargs = tenacity_kwargs(policy, is_transient=_is_transient, before_sleep=before_sleep)
         try:
             outcome: _Outcome = Retrying(**kwargs)(attempt)
@@ -333,20 +344,16 @@ class CanvasHook(BaseHook):
                 url=safe_url(url),
                 attempts=attempts,
             ) from None
-        response = outcome.response
-        if 200 <= response.status_code < 300:
-            return outcome
-        if 300 <= response.status_code < 400:
-            raise self._redirect_error(response, method, url, attempts)
-        raise error_from_response(
-            status=response.status_code,
-            headers=response.headers,
-            body=response.text,
+        check_answer(
+            status=outcome.status_code,
+            headers=outcome.headers,
+            body=outcome.text,
             method=method,
-            url=safe_url(url),
+            url=url,
             attempts=attempts,
             ambiguous_retry=any(ambiguous),
         )
+        return outcome
 
     def _note_rate_limit(self, response: requests.Response) -> None:
         remaining = _header_float(response, "X-Rate-Limit-Remaining")
@@ -377,21 +384,6 @@ class CanvasHook(BaseHook):
             summary = f"Could not reach Canvas for {method} {where}: {type(exc).__name__}."
         return CanvasConnectionError(summary, method=method, url=where, attempts=attempts)
 
-    def _redirect_error(
-        self, response: requests.Response, method: str, url: str, attempts: int
-    ) -> CanvasResponseError:
-        location = urljoin(url, response.headers.get("Location", ""))
-        scheme, host, port = origin(location)
-        return CanvasResponseError(
-            f"Canvas answered {response.status_code} to {method} {safe_url(url)}, redirecting to "
-            f"{scheme}://{host}:{port}. Redirects are not followed with the access token; if Canvas moved, "
-            "set the connection's host to the new address.",
-            status_code=response.status_code,
-            method=method,
-            url=safe_url(url),
-            attempts=attempts,
-        )
-
     # -- pagination ---------------------------------------------------------------------------------------
 
     def paginate(self, endpoint: str, params: Mapping[str, Any] | None = None) -> Iterator[dict]:
@@ -402,37 +394,16 @@ class CanvasHook(BaseHook):
         return self._iter_pages(url, query)
 
     def _iter_pages(self, url: str, params: dict[str, Any] | None) -> Iterator[dict]:
-        home = origin(self.base_url)
         seen: set[str] = set()
-        while True:
-            outcome = self._send("GET", url, params=params, expect_json=True)
-            page = outcome.data
-            if not isinstance(page, list):
-                raise CanvasResponseError(
-                    f"Canvas answered GET {safe_url(url)} with a JSON {type(page).__name__}, not a list.",
-                    method="GET",
-                    url=safe_url(url),
-                )
+        next_url: str | None = url
+        while next_url:
+            outcome = self._send("GET", next_url, params=params, expect_json=True)
+            page = require_list(outcome.data, next_url)
             yield from page
-            seen.add(outcome.response.url)
-            link = next_link(outcome.response.headers)
-            if not page or not link:
-                return
-            next_url = urljoin(outcome.response.url, link)
-            if origin(next_url) != home:
-                scheme, host, port = origin(next_url)
-                raise CanvasResponseError(
-                    f"Refused to follow a pagination link to {scheme}://{host}:{port}: it is not the "
-                    f"connection's origin {self.base_url}, and the access token is only sent there.",
-                    method="GET",
-                    url=safe_url(url),
-                )
-            if next_url in seen:
-                self.log.warning(
-                    "Canvas pagination for %s repeated a page; stopping.", redact_path(urlsplit(url).path)
-                )
-                return
-            url, params = next_url, None
+            next_url = next_page_url(
+                outcome.response.url, outcome.headers, page, base_url=self.base_url, seen=seen
+            )
+            params = None
 
     # -- communication channels ---------------------------------------------------------------------------
 

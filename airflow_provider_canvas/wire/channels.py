@@ -13,11 +13,14 @@ from typing import Any
 __all__ = [
     "CHANNEL_TYPES",
     "LIVE_STATES",
+    "TARGET_STATES",
     "address_key",
     "find_channel",
+    "match_target_state",
     "validate_address",
     "validate_channel_type",
     "validate_push_token",
+    "validate_target_state",
 ]
 
 CHANNEL_TYPES = ("email", "sms", "push")
@@ -94,3 +97,39 @@ def find_channel(
         ):
             return channel
     return None
+
+
+TARGET_STATES = ("active", "unconfirmed", "present", "absent")
+
+
+def validate_target_state(value: object) -> str:
+    if value not in TARGET_STATES:
+        raise ValueError(f"target_state must be one of {', '.join(TARGET_STATES)}; got {value!r}.")
+    return str(value)
+
+
+def match_target_state(
+    channels: Sequence[Mapping[str, Any]],
+    *,
+    target_state: str,
+    channel_id: int | None = None,
+    channel_type: str | None = None,
+    address: str | None = None,
+) -> tuple[bool, Mapping[str, Any] | None]:
+    """Has the channel reached ``target_state``? Returns (done, the channel as last seen or None).
+
+    ``absent`` means Canvas no longer lists it (never created, or retired: index hides retired rows).
+    """
+    if channel_id is not None:
+        found = next((c for c in channels if c.get("id") == channel_id), None)
+    elif channel_type is not None and address is not None:
+        found = find_channel(channels, channel_type, address)
+    else:
+        raise ValueError("Give channel_id, or channel_type and address, to say which channel to watch.")
+    if target_state == "absent":
+        return found is None, found
+    if found is None:
+        return False, None
+    state = found.get("workflow_state")
+    done = state in LIVE_STATES if target_state == "present" else state == target_state
+    return done, found

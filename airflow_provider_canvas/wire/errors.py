@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urljoin
 
 from airflow_provider_canvas.exceptions import (
     CanvasAuthenticationError,
@@ -21,8 +22,16 @@ from airflow_provider_canvas.exceptions import (
     CanvasServerError,
     CanvasValidationError,
 )
+from airflow_provider_canvas.wire.urls import origin, safe_url
 
-__all__ = ["error_class_for", "error_from_response", "is_throttle", "parse_error_messages"]
+__all__ = [
+    "check_answer",
+    "error_class_for",
+    "error_from_response",
+    "is_throttle",
+    "parse_error_messages",
+    "require_list",
+]
 
 THROTTLE_MARKER = "rate limit exceeded"
 MAX_MESSAGES = 20
@@ -153,3 +162,54 @@ def error_from_response(
         attempts=attempts,
         ambiguous_retry=ambiguous_retry,
     )
+
+
+def check_answer(
+    *,
+    status: int,
+    headers: Mapping[str, str],
+    body: str,
+    method: str,
+    url: str,
+    attempts: int = 1,
+    ambiguous_retry: bool = False,
+) -> None:
+    """Raise the typed error for a final answer that is not 2xx; redirects are errors, never followed.
+
+    Following a redirect would send the token to wherever ``Location`` points (a vanity domain, an
+    http downgrade); the error names the new origin so the connection can be fixed instead.
+    """
+    if 200 <= status < 300:
+        return
+    where = safe_url(url)
+    if 300 <= status < 400:
+        scheme, host, port = origin(urljoin(url, _header(headers, "location") or ""))
+        raise CanvasResponseError(
+            f"Canvas answered {status} to {method} {where}, redirecting to {scheme}://{host}:{port}. "
+            "Redirects are not followed with the access token; if Canvas moved, set the connection's "
+            "host to the new address.",
+            status_code=status,
+            method=method,
+            url=where,
+            attempts=attempts,
+        )
+    raise error_from_response(
+        status=status,
+        headers=headers,
+        body=body,
+        method=method,
+        url=where,
+        attempts=attempts,
+        ambiguous_retry=ambiguous_retry,
+    )
+
+
+def require_list(data: Any, url: str) -> list:
+    """A list endpoint's page; anything else means the URL is not what the caller thinks it is."""
+    if not isinstance(data, list):
+        raise CanvasResponseError(
+            f"Canvas answered GET {safe_url(url)} with JSON {type(data).__name__}, not a list.",
+            method="GET",
+            url=safe_url(url),
+        )
+    return data

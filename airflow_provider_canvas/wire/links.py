@@ -6,9 +6,13 @@ links are opaque, so the parser only splits the header and never interprets the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sized
+from urllib.parse import urljoin
 
-__all__ = ["next_link", "parse_link_header"]
+from airflow_provider_canvas.exceptions import CanvasResponseError
+from airflow_provider_canvas.wire.urls import origin, safe_url
+
+__all__ = ["next_link", "next_page_url", "parse_link_header"]
 
 
 def _split_entries(value: str) -> list[str]:
@@ -63,3 +67,29 @@ def next_link(headers: Mapping[str, str]) -> str | None:
         if name.lower() == "link":
             return parse_link_header(value).get("next")
     return None
+
+
+def next_page_url(
+    current_url: str, headers: Mapping[str, str], page: Sized, *, base_url: str, seen: set[str]
+) -> str | None:
+    """Where pagination goes after ``page``: None to stop, or the next URL (recorded in ``seen``).
+
+    Stops on an empty page, a missing ``next`` or a URL already fetched (a loop). A ``next`` on another
+    scheme, host or port is refused: the access token is only ever sent to the connection's origin.
+    """
+    seen.add(current_url)
+    link = next_link(headers)
+    if not len(page) or not link:
+        return None
+    target = urljoin(current_url, link)
+    if origin(target) != origin(base_url):
+        scheme, host, port = origin(target)
+        raise CanvasResponseError(
+            f"Refused to follow a pagination link to {scheme}://{host}:{port}: it is not the connection's "
+            f"origin {base_url}, and the access token is only sent there.",
+            method="GET",
+            url=safe_url(current_url),
+        )
+    if target in seen:
+        return None
+    return target

@@ -31,15 +31,29 @@ def test_plausible_emails(address):
 
 @pytest.mark.parametrize(
     "address",
-    ["", "   ", "jane", "jane@", "@example.edu", "jane@example", "ja ne@example.edu", "a@b@c.edu",
-     "jane@example..edu", "jane@exa/mple.edu", "x" * 250 + "@example.edu", "jane@exa\nmple.edu"],
+    [
+        "",
+        "   ",
+        "jane",
+        "jane@",
+        "@example.edu",
+        "jane@example",
+        "ja ne@example.edu",
+        "a@b@c.edu",
+        "jane@example..edu",
+        "jane@exa/mple.edu",
+        "x" * 250 + "@example.edu",
+        "jane@exa\nmple.edu",
+    ],
 )
 def test_implausible_emails(address):
     with pytest.raises(ValueError, match="address"):
         validate_address("email", address)
 
 
-@pytest.mark.parametrize("number", ["+15551234567", "5551234567", "(555) 123-4567", "5551234567@txt.example.com"])
+@pytest.mark.parametrize(
+    "number", ["+15551234567", "5551234567", "(555) 123-4567", "5551234567@txt.example.com"]
+)
 def test_sms_numbers(number):
     assert validate_address("sms", number) == number
 

@@ -50,27 +50,51 @@ def test_bad_hosts_are_refused_with_the_fix(host, fragment):
 
 
 def test_insecure_http_allowed_only_when_asked():
-    assert normalize_base_url("http://canvas.example.edu", allow_insecure_http=True) == "http://canvas.example.edu"
+    assert (
+        normalize_base_url("http://canvas.example.edu", allow_insecure_http=True)
+        == "http://canvas.example.edu"
+    )
 
 
 def _parse(**overrides):
-    values = {"conn_id": "canvas_default", "host": "https://c.example.edu", "password": "tok-12345", "extra": {}}
+    values = {
+        "conn_id": "canvas_default",
+        "host": "https://c.example.edu",
+        "password": "tok-12345",
+        "extra": {},
+    }
     values.update(overrides)
     return parse_connection(**values)
 
 
 def test_defaults():
     settings = _parse()
-    assert (settings.per_page, settings.timeout, settings.max_retries, settings.verify) == (100, 30.0, 5, True)
+    assert (settings.per_page, settings.timeout, settings.max_retries, settings.verify) == (
+        100,
+        30.0,
+        5,
+        True,
+    )
     assert settings.allow_insecure_http is False
     assert "tok-12345" not in repr(settings)
 
 
 def test_extras_from_strings_are_coerced():
     settings = _parse(
-        extra={"per_page": "50", "timeout": "12.5", "max_retries": "0", "verify": "false", "allow_insecure_http": "no"}
+        extra={
+            "per_page": "50",
+            "timeout": "12.5",
+            "max_retries": "0",
+            "verify": "false",
+            "allow_insecure_http": "no",
+        }
     )
-    assert (settings.per_page, settings.timeout, settings.max_retries, settings.verify) == (50, 12.5, 0, False)
+    assert (settings.per_page, settings.timeout, settings.max_retries, settings.verify) == (
+        50,
+        12.5,
+        0,
+        False,
+    )
 
 
 def test_verify_accepts_a_ca_bundle_path(tmp_path):

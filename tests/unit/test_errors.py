@@ -31,14 +31,23 @@ AUTH = {"WWW-Authenticate": 'Bearer realm="canvas-lms"'}
     ("body", "messages"),
     [
         (DUPLICATE, ["path: unique!"]),
-        ('{"errors":{"email":[{"attribute":"email","type":"invalid","message":"invalid"}]}}', ["email: invalid"]),
-        ('{"errors":{"type":"Maximum number of communication channels reached"}}',
-         ["Maximum number of communication channels reached"]),
+        (
+            '{"errors":{"email":[{"attribute":"email","type":"invalid","message":"invalid"}]}}',
+            ["email: invalid"],
+        ),
+        (
+            '{"errors":{"type":"Maximum number of communication channels reached"}}',
+            ["Maximum number of communication channels reached"],
+        ),
         ('{"errors":[{"message":"Invalid access token."}]}', ["Invalid access token."]),
-        ('{"errors":[{"message":"An error occurred.","error_code":"internal_server_error"}],"error_report_id":7}',
-         ["An error occurred."]),
-        ('{"status":"unauthenticated","errors":[{"message":"user authorization required"}]}',
-         ["user authorization required"]),
+        (
+            '{"errors":[{"message":"An error occurred.","error_code":"internal_server_error"}],"error_report_id":7}',
+            ["An error occurred."],
+        ),
+        (
+            '{"status":"unauthenticated","errors":[{"message":"user authorization required"}]}',
+            ["user authorization required"],
+        ),
         ('{"errors":"Invalid as_user_id"}', ["Invalid as_user_id"]),
         ('{"errors":[{"message":"Expired access token.","expired_at":null}]}', ["Expired access token."]),
         (THROTTLE_BODY, ["403 Forbidden (Rate Limit Exceeded)"]),
@@ -64,13 +73,28 @@ def test_messages_are_clipped():
     ("status", "headers", "body", "cls"),
     [
         (401, AUTH, '{"errors":[{"message":"Invalid access token."}]}', CanvasAuthenticationError),
-        (401, {}, '{"status":"unauthorized","errors":[{"message":"user not authorized"}]}', CanvasPermissionError),
-        (403, {}, '{"status":"unauthorized","errors":[{"message":"user not authorized"}]}', CanvasPermissionError),
+        (
+            401,
+            {},
+            '{"status":"unauthorized","errors":[{"message":"user not authorized"}]}',
+            CanvasPermissionError,
+        ),
+        (
+            403,
+            {},
+            '{"status":"unauthorized","errors":[{"message":"user not authorized"}]}',
+            CanvasPermissionError,
+        ),
         (403, {"Content-Type": "text/plain"}, THROTTLE_BODY, CanvasRateLimitError),
         (429, {}, THROTTLE_BODY, CanvasRateLimitError),
         (404, {}, '{"errors":[{"message":"The specified resource does not exist."}]}', CanvasNotFoundError),
         (400, {}, DUPLICATE, CanvasDuplicateChannelError),
-        (400, {}, '{"errors":{"type":"SNS is not configured for this developer key"}}', CanvasValidationError),
+        (
+            400,
+            {},
+            '{"errors":{"type":"SNS is not configured for this developer key"}}',
+            CanvasValidationError,
+        ),
         (500, {}, "{}", CanvasServerError),
         (503, {}, "", CanvasServerError),
         (302, {}, "", CanvasResponseError),
@@ -90,8 +114,12 @@ def test_throttle_needs_the_marker_on_403():
 
 def test_error_carries_fields_and_canvas_message():
     error = error_from_response(
-        status=400, headers={}, body=DUPLICATE, method="POST",
-        url="https://c.example.edu/api/v1/users/1/communication_channels", attempts=2,
+        status=400,
+        headers={},
+        body=DUPLICATE,
+        method="POST",
+        url="https://c.example.edu/api/v1/users/1/communication_channels",
+        attempts=2,
     )
     assert isinstance(error, CanvasDuplicateChannelError)
     assert isinstance(error, CanvasValidationError)
@@ -102,7 +130,9 @@ def test_error_carries_fields_and_canvas_message():
 
 
 def test_errors_survive_pickling():
-    error = error_from_response(status=404, headers={}, body='{"errors":[{"message":"gone"}]}', method="GET", url="u")
+    error = error_from_response(
+        status=404, headers={}, body='{"errors":[{"message":"gone"}]}', method="GET", url="u"
+    )
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is CanvasNotFoundError
     assert (copy.status_code, copy.messages, str(copy)) == (404, ["gone"], str(error))

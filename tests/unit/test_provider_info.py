@@ -22,7 +22,8 @@ def test_provider_info_is_valid_for_airflow():
 
 def test_entry_point_is_registered():
     (entry_point,) = [
-        ep for ep in importlib.metadata.entry_points(group="apache_airflow_provider")
+        ep
+        for ep in importlib.metadata.entry_points(group="apache_airflow_provider")
         if ep.value.startswith("airflow_provider_canvas")
     ]
     assert entry_point.load()() == get_provider_info()

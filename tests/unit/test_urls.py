@@ -102,7 +102,14 @@ def test_endpoint_url(endpoint, path):
 
 @pytest.mark.parametrize(
     "endpoint",
-    ["https://evil.example/api/v1/users/self", "//evil.example/x", "users/../accounts/1", "users//1", "", "users/self?x=1"],
+    [
+        "https://evil.example/api/v1/users/self",
+        "//evil.example/x",
+        "users/../accounts/1",
+        "users//1",
+        "",
+        "users/self?x=1",
+    ],
 )
 def test_endpoint_cannot_leave_the_api(endpoint):
     with pytest.raises(ValueError, match="endpoint"):
@@ -124,7 +131,9 @@ def test_redaction_hides_addresses_and_email_like_segments():
         "/api/v1/users/<redacted>/communication_channels"
     )
     assert redact_path("/api/v1/users/1/communication_channels/sms/+15551234567").endswith("/sms/<address>")
-    assert redact_path("/api/v1/users/1/communication_channels/7") == "/api/v1/users/1/communication_channels/7"
+    assert (
+        redact_path("/api/v1/users/1/communication_channels/7") == "/api/v1/users/1/communication_channels/7"
+    )
 
 
 def test_safe_url_drops_query_and_credentials():

@@ -1,0 +1,154 @@
+"""Async reads from Canvas for triggers, with the same wire rules as :class:`CanvasHook`.
+
+Only the transport differs (httpx instead of requests, so the triggerer's event loop never blocks);
+URL building, error mapping, retry policy and pagination rules are the shared pure functions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState
+
+from airflow_provider_canvas import __version__
+from airflow_provider_canvas._compat import BaseHook
+from airflow_provider_canvas.exceptions import CanvasConnectionError, CanvasResponseError
+from airflow_provider_canvas.hooks.canvas import CHANNELS, CanvasHook, settings_from_connection
+from airflow_provider_canvas.wire.backoff import RetryPolicy, TransientBodyError, tenacity_kwargs
+from airflow_provider_canvas.wire.config import CanvasConnectionSettings
+from airflow_provider_canvas.wire.errors import check_answer, is_throttle, require_list
+from airflow_provider_canvas.wire.links import next_page_url
+from airflow_provider_canvas.wire.urls import api_path, redact_path, safe_url, user_id_segment
+
+__all__ = ["CanvasAsyncHook"]
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, httpx.ConnectError) and isinstance(exc.__cause__, ssl.SSLError):
+        return False
+    return isinstance(exc, httpx.TransportError)
+
+
+class CanvasAsyncHook(BaseHook):
+    """Read-only async access to Canvas for triggers (listing a user's channels)."""
+
+    def __init__(self, canvas_conn_id: str = CanvasHook.default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.canvas_conn_id = canvas_conn_id
+        self._settings: CanvasConnectionSettings | None = None
+
+    async def asettings(self) -> CanvasConnectionSettings:
+        if self._settings is None:
+            getter = getattr(BaseHook, "aget_connection", None)  # Airflow 3.1+
+            if getter is not None:
+                conn = await getter(self.canvas_conn_id)
+            else:
+                conn = await asyncio.to_thread(BaseHook.get_connection, self.canvas_conn_id)
+            self._settings = settings_from_connection(conn, self.canvas_conn_id, self.log)
+        return self._settings
+
+    def _client(self, settings: CanvasConnectionSettings) -> httpx.AsyncClient:
+        verify: bool | ssl.SSLContext = (
+            settings.verify
+            if isinstance(settings.verify, bool)
+            else (ssl.create_default_context(cafile=settings.verify))
+        )
+        return httpx.AsyncClient(
+            headers={
+                "Authorization": f"Bearer {settings.token}",
+                "Accept": "application/json",
+                "User-Agent": f"airflow-provider-canvas/{__version__} python-httpx/{httpx.__version__}",
+            },
+            timeout=httpx.Timeout(settings.timeout),
+            verify=verify,
+            follow_redirects=False,
+        )
+
+    async def _get_json(
+        self, client: httpx.AsyncClient, settings: CanvasConnectionSettings, url: str, params: Any
+    ) -> tuple[httpx.Response, Any]:
+        log_path = redact_path(httpx.URL(url).path)
+        attempts = 0
+        data: Any = None
+
+        async def attempt() -> httpx.Response:
+            nonlocal attempts, data
+            attempts += 1
+            started = time.monotonic()
+            response = await client.get(url, params=params)
+            self.log.info(
+                "Canvas GET %s -> %s in %.3fs", log_path, response.status_code, time.monotonic() - started
+            )
+            if 200 <= response.status_code < 300:
+                try:
+                    data = response.json()
+                except ValueError:
+                    raise TransientBodyError("response body is not valid JSON") from None
+            return response
+
+        def before_sleep(state: RetryCallState) -> None:
+            assert state.outcome is not None
+            if state.outcome.failed:
+                reason = type(state.outcome.exception()).__name__
+            else:
+                answer = state.outcome.result()
+                reason = (
+                    "throttled" if is_throttle(answer.status_code, answer.text) else str(answer.status_code)
+                )
+            self.log.warning("Canvas GET %s: %s; retry %d.", log_path, reason, state.attempt_number)
+
+        policy = RetryPolicy(max_retries=settings.max_retries, base_delay=CanvasHook.retry_base_delay)
+        retrying = AsyncRetrying(
+            **tenacity_kwargs(policy, is_transient=_is_transient, before_sleep=before_sleep)
+        )
+        try:
+            response: httpx.Response = await retrying(attempt)
+        except httpx.TransportError as exc:
+            summary = (
+                f"GET {safe_url(url)} timed out (timeout {settings.timeout:g}s per request)."
+                if isinstance(exc, httpx.TimeoutException)
+                else f"Could not reach Canvas for GET {safe_url(url)}: {type(exc).__name__}."
+            )
+            raise CanvasConnectionError(summary, method="GET", url=safe_url(url), attempts=attempts) from None
+        except TransientBodyError:
+            raise CanvasResponseError(
+                f"Canvas answered GET {safe_url(url)} with a body that is not valid JSON.",
+                method="GET",
+                url=safe_url(url),
+                attempts=attempts,
+            ) from None
+        check_answer(
+            status=response.status_code,
+            headers=response.headers,
+            body=response.text,
+            method="GET",
+            url=url,
+            attempts=attempts,
+        )
+        return response, data
+
+    async def aiter_communication_channels(self, user_id: object) -> AsyncIterator[dict]:
+        """The user's unretired channels, page by page, following ``rel="next"`` like the sync hook."""
+        segment = user_id_segment(user_id)
+        settings = await self.asettings()
+        next_url: str | None = settings.base_url + api_path("users", segment, CHANNELS)
+        params: dict[str, Any] | None = {"per_page": settings.per_page}
+        seen: set[str] = set()
+        async with self._client(settings) as client:
+            while next_url:
+                response, data = await self._get_json(client, settings, next_url, params)
+                page = require_list(data, next_url)
+                for item in page:
+                    yield item
+                next_url = next_page_url(
+                    str(response.url), response.headers, page, base_url=settings.base_url, seen=seen
+                )
+                params = None
+
+    async def alist_communication_channels(self, user_id: object) -> list[dict]:
+        return [channel async for channel in self.aiter_communication_channels(user_id)]
