@@ -1,0 +1,98 @@
+"""Run the fake Canvas by hand: ``python -m airflow_provider_canvas.testing [options]``.
+
+The first line on stdout is one JSON object (``base_url``, ``admin_token``, ``user_token``,
+``connection_json``, user ids) so a script can start the server as a subprocess and read its address; hints
+for humans go to stderr. Runs until Ctrl-C or SIGTERM, then stops cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from types import FrameType
+
+from .server import FakeCanvas
+from .throttle import ThrottleSettings
+
+
+def _parser() -> argparse.ArgumentParser:
+    defaults = ThrottleSettings()
+    parser = argparse.ArgumentParser(prog="python -m airflow_provider_canvas.testing", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds each request spends in flight")
+    parser.add_argument(
+        "--seed-users", type=int, default=0, metavar="N", help="add N users (SIS ids student000001..)"
+    )
+    parser.add_argument("--no-demo", action="store_true", help="skip the demo channels and students")
+    parser.add_argument("--throttle-status", type=int, choices=(403, 429), default=defaults.throttle_status)
+    parser.add_argument("--no-throttle", action="store_true", help="never refuse (headers are still sent)")
+    parser.add_argument("--cost", type=float, default=defaults.cost, help="cost charged per request")
+    parser.add_argument("--hwm", type=float, default=defaults.hwm)
+    parser.add_argument("--maximum", type=float, default=defaults.maximum)
+    parser.add_argument("--outflow", type=float, default=defaults.outflow)
+    parser.add_argument("--up-front-cost", type=float, default=defaults.up_front_cost)
+    parser.add_argument("--per-page-max", type=int, default=100)
+    parser.add_argument("--auth-error-updates", action="store_true", help="403 instead of 401 when forbidden")
+    parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    throttle = ThrottleSettings(
+        enabled=not args.no_throttle,
+        hwm=args.hwm,
+        maximum=args.maximum,
+        outflow=args.outflow,
+        up_front_cost=args.up_front_cost,
+        cost=args.cost,
+        throttle_status=args.throttle_status,
+    )
+    canvas = FakeCanvas(
+        host=args.host,
+        port=args.port,
+        latency=args.latency,
+        throttle=throttle,
+        per_page_max=args.per_page_max,
+        auth_error_updates=args.auth_error_updates,
+        seed_demo=not args.no_demo,
+        verbose=args.verbose,
+    )
+    if args.seed_users:
+        canvas.add_users(args.seed_users)
+    done = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    with canvas:
+        info = {
+            "base_url": canvas.base_url,
+            "admin_token": canvas.admin_token,
+            "user_token": canvas.user_token,
+            "admin_user_id": canvas.admin_user_id,
+            "user_user_id": canvas.user_user_id,
+            "connection_json": canvas.connection_json(),
+        }
+        print(json.dumps(info), flush=True)
+        sys.stderr.write(
+            f"Fake Canvas listening on {canvas.base_url}\n"
+            f"  try: curl -H 'Authorization: Bearer {canvas.user_token}' "
+            f"{canvas.base_url}/api/v1/users/self/communication_channels\n"
+            f"  Airflow: export AIRFLOW_CONN_CANVAS_DEFAULT='{canvas.connection_json()}'\n"
+            "  Ctrl-C or SIGTERM stops it.\n"
+        )
+        sys.stderr.flush()
+        while not done.wait(0.5):
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""pytest fixtures for the fake Canvas.
+
+Enable them with ``pytest_plugins = ["airflow_provider_canvas.testing.fixtures"]`` in a top-level conftest.
+
+``fake_canvas`` is a started server, stopped after the test. ``canvas_connection`` additionally points the
+``canvas_default`` Airflow connection at it (through ``AIRFLOW_CONN_CANVAS_DEFAULT``) with the admin token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from .server import FakeCanvas
+
+
+@pytest.fixture
+def fake_canvas() -> Iterator[FakeCanvas]:
+    with FakeCanvas() as canvas:
+        yield canvas
+
+
+@pytest.fixture
+def canvas_connection(fake_canvas: FakeCanvas, monkeypatch: pytest.MonkeyPatch) -> FakeCanvas:
+    monkeypatch.setenv("AIRFLOW_CONN_CANVAS_DEFAULT", fake_canvas.connection_json())
+    return fake_canvas
