@@ -12,7 +12,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 _airflow_home = tempfile.mkdtemp(prefix="canvas-provider-tests-")
 os.environ["AIRFLOW_HOME"] = _airflow_home
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO_ROOT / "example_dags")
+# dag.test() parses the whole dags folder, so it gets a folder of its own that links to the example DAGs
+# and to the test-only DAG files (the repo root would make it walk .venv).
+DAGS_FOLDER = Path(_airflow_home) / "dags"
+DAGS_FOLDER.mkdir()
+(DAGS_FOLDER / "example_dags").symlink_to(REPO_ROOT / "example_dags", target_is_directory=True)
+(DAGS_FOLDER / "test_dags").symlink_to(REPO_ROOT / "tests" / "dags" / "dag_files", target_is_directory=True)
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 os.environ.pop("AIRFLOW_CONN_CANVAS_DEFAULT", None)
 

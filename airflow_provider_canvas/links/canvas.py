@@ -1,0 +1,35 @@
+"""A button on Canvas tasks that opens the user's page in Canvas.
+
+Airflow 3 computes the link when the task finishes, on the rendered (and, for mapped tasks, the
+per-index) operator, and stores it as an XCom; so each mapped instance links to its own user.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_canvas._compat import BaseOperatorLink
+
+if TYPE_CHECKING:
+    from airflow.sdk.types import TaskInstanceKey
+
+__all__ = ["CanvasUserLink"]
+
+
+class CanvasUserLink(BaseOperatorLink):
+    name = "Canvas user"
+
+    def get_link(self, operator: Any, *, ti_key: TaskInstanceKey) -> str:
+        from airflow_provider_canvas.hooks.canvas import CanvasHook
+        from airflow_provider_canvas.wire.urls import user_id_segment
+
+        # Canvas's web pages take numeric ids only; the operator records the one Canvas answered with.
+        user_id = getattr(operator, "canvas_user_id", None) or getattr(operator, "user_id", None)
+        if user_id is None:
+            return ""
+        try:
+            segment = user_id_segment(user_id)
+            base_url = CanvasHook(canvas_conn_id=operator.canvas_conn_id).base_url
+        except Exception:
+            return ""
+        return f"{base_url}/users/{segment}" if segment != "self" else f"{base_url}/profile"

@@ -1,0 +1,1 @@
+"""Sensors for the Canvas LMS provider."""

@@ -1,0 +1,110 @@
+"""Waiting for a channel's state in the triggerer, so a long wait holds no worker slot.
+
+The trigger only polls: its arguments are JSON-plain and its deadline is absolute, so a triggerer
+restart rebuilds it from its serialised form and carries on where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow_provider_canvas._compat import BaseTrigger, TriggerEvent
+from airflow_provider_canvas.exceptions import CanvasError
+from airflow_provider_canvas.hooks.canvas_async import CanvasAsyncHook
+from airflow_provider_canvas.wire.channels import match_target_state
+
+__all__ = ["CanvasCommunicationChannelTrigger"]
+
+
+class CanvasCommunicationChannelTrigger(BaseTrigger):
+    """Poll a user's channels until one reaches ``target_state``; fire success, error or timeout.
+
+    :param timeout_at: Unix time after which the trigger gives up with a ``timeout`` event (absolute,
+        so that a restarted triggerer keeps the original deadline).
+    """
+
+    def __init__(
+        self,
+        *,
+        user_id: int | str,
+        target_state: str,
+        channel_type: str | None = None,
+        address: str | None = None,
+        channel_id: int | None = None,
+        canvas_conn_id: str = "canvas_default",
+        poke_interval: float = 60.0,
+        timeout_at: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.user_id = user_id
+        self.target_state = target_state
+        self.channel_type = channel_type
+        self.address = address
+        self.channel_id = channel_id
+        self.canvas_conn_id = canvas_conn_id
+        self.poke_interval = float(poke_interval)
+        self.timeout_at = timeout_at
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "user_id": self.user_id,
+                "target_state": self.target_state,
+                "channel_type": self.channel_type,
+                "address": self.address,
+                "channel_id": self.channel_id,
+                "canvas_conn_id": self.canvas_conn_id,
+                "poke_interval": self.poke_interval,
+                "timeout_at": self.timeout_at,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        hook = CanvasAsyncHook(canvas_conn_id=self.canvas_conn_id)
+        polls = 0
+        while True:
+            polls += 1
+            try:
+                channels = await hook.alist_communication_channels(self.user_id)
+                done, channel = match_target_state(
+                    channels,
+                    target_state=self.target_state,
+                    channel_id=self.channel_id,
+                    channel_type=self.channel_type,
+                    address=self.address,
+                )
+            except (CanvasError, ValueError) as error:
+                yield TriggerEvent(
+                    {
+                        "status": "error",
+                        "error_type": type(error).__name__,
+                        "summary": getattr(error, "summary", str(error)),
+                        "messages": list(getattr(error, "messages", [])),
+                        "status_code": getattr(error, "status_code", None),
+                        "polls": polls,
+                    }
+                )
+                return
+            if done:
+                yield TriggerEvent(
+                    {"status": "success", "channel": dict(channel) if channel else None, "polls": polls}
+                )
+                return
+            now = time.time()
+            if self.timeout_at is not None and now + 0.001 >= self.timeout_at:
+                last_state = channel.get("workflow_state") if channel else "absent"
+                yield TriggerEvent({"status": "timeout", "last_state": last_state, "polls": polls})
+                return
+            wait = (
+                self.poke_interval
+                if self.timeout_at is None
+                else min(self.poke_interval, self.timeout_at - now)
+            )
+            self.log.debug(
+                "Channel not %s yet (poll %d); next poll in %.1fs.", self.target_state, polls, wait
+            )
+            await asyncio.sleep(wait)

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_canvas.hooks.canvas import CanvasHook
+from tests.conftest import DAGS_FOLDER
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """A fresh SQLite metadata database in the session's private AIRFLOW_HOME (see tests/conftest.py)."""
+    from airflow.utils import db
+
+    db.resetdb()
+
+
+def _dagbag(folder):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(folder))
+
+
+@pytest.fixture(scope="session")
+def dagbag(airflow_db):
+    return _dagbag(DAGS_FOLDER / "example_dags")
+
+
+@pytest.fixture(scope="session")
+def test_dagbag(airflow_db):
+    return _dagbag(DAGS_FOLDER / "test_dags")
+
+
+@pytest.fixture
+def run_dag(dagbag, test_dagbag, canvas_connection, monkeypatch):
+    """Run a DAG with ``dag.test()`` against the fake Canvas; returns the finished DagRun."""
+    monkeypatch.setattr(CanvasHook, "retry_base_delay", 0.01)
+
+    def run(dag_id: str, **conf):
+        dag = dagbag.get_dag(dag_id) or test_dagbag.get_dag(dag_id)
+        assert dag is not None, (dagbag.import_errors, test_dagbag.import_errors)
+        return dag.test(run_conf=conf or None)
+
+    return run
+
+
+def task_states(dag_run) -> dict:
+    return {(ti.task_id, ti.map_index): ti.state for ti in dag_run.get_task_instances()}
