@@ -272,8 +272,16 @@ class CanvasHook(BaseHook):
             attempts += 1
             started = time.monotonic()
             try:
+                # verify is passed per request: requests lets REQUESTS_CA_BUNDLE override session.verify.
                 response = session.request(
-                    method, url, params=params, data=data, json=json, timeout=timeout, allow_redirects=False
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    json=json,
+                    timeout=timeout,
+                    allow_redirects=False,
+                    verify=settings.verify,
                 )
             except requests.RequestException as exc:
                 self.log.log(

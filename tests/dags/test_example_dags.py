@@ -94,3 +94,49 @@ def test_every_operator_and_the_sensor_map(run_dag, canvas_connection):
     mapped = [c for c in canvas.all_channels(include_retired=True) if str(c["address"]).startswith("mapped-")]
     assert sorted(c["address"] for c in mapped) == [f"mapped-{n}@example.edu" for n in (1, 2, 3)]
     assert {c["workflow_state"] for c in mapped} == {"retired"}
+
+
+def _rendered_fields(dag_run) -> dict[str, dict]:
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+
+    return {
+        ti.task_id: RenderedTaskInstanceFields.get_templated_fields(ti) or {}
+        for ti in dag_run.get_task_instances()
+    }
+
+
+def test_push_tokens_are_masked_everywhere(run_dag, canvas_connection, capfd):
+    canvas = canvas_connection
+    secret = "device-SECRET-token-8c1f2e"
+    dag_run = run_dag("canvas_secrets_test", push_token=secret)
+    assert dag_run.state == "success", task_states(dag_run)
+    # The fake really received it (so the masking below is not vacuous) ...
+    assert [e["token"] for e in canvas.push_endpoints(canvas.admin_user_id)] == [secret]
+    assert canvas.push_endpoints(canvas.admin_user_id)[0]["workflow_state"] == "deleted"
+    # ... but Airflow never shows it: rendered template fields, XCom, task output.
+    rendered = _rendered_fields(dag_run)
+    assert rendered["create_push"]["token"] != secret
+    assert rendered["delete_push"]["push_token"] != secret
+    assert secret not in repr(rendered)
+    for ti in dag_run.get_task_instances():
+        assert secret not in repr(ti.xcom_pull(task_ids=ti.task_id))
+    output = capfd.readouterr()
+    assert secret not in output.out + output.err
+    assert canvas.admin_token not in output.out + output.err
+
+
+def test_extra_link_points_each_mapped_task_at_its_user(run_dag, canvas_connection):
+    canvas = canvas_connection
+    canvas.add_channel(canvas.admin_user_id, "push", "push")
+    dag_run = run_dag("canvas_mapping_test")
+    assert dag_run.state == "success", task_states(dag_run)
+    expected = {
+        i: f"{canvas.base_url}/users/{_user_with_email(canvas, f'demo-student-{i + 1}@example.edu')}"
+        for i in range(3)
+    }
+    links = {
+        ti.map_index: ti.xcom_pull(task_ids=ti.task_id, map_indexes=ti.map_index, key="_link_CanvasUserLink")
+        for ti in dag_run.get_task_instances()
+        if ti.task_id == "list_mapped"
+    }
+    assert links == expected

@@ -268,3 +268,75 @@ def test_test_connection_wrong_host(monkeypatch):
     assert not ok
     assert "Could not reach Canvas" in message
     assert "secret-token-98765" not in message
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda h: h.create_communication_channel(1, channel_type="email", address="not-an-email"),
+            "address",
+        ),
+        (lambda h: h.create_communication_channel(1, channel_type="fax", address="a@b.edu"), "channel_type"),
+        (lambda h: h.create_communication_channel(1, channel_type="push"), "token is required"),
+        (lambda h: h.create_communication_channel(1, channel_type="sms", address="555-CALL-NOW"), "SMS"),
+        (
+            lambda h: h.create_communication_channel(1, channel_type="email", address="a@b.edu", token="x"),
+            "token",
+        ),
+        (
+            lambda h: h.create_communication_channel(
+                1, channel_type="email", address="a@b.edu", skip_confirmation="yes"
+            ),
+            "skip_confirmation",
+        ),
+        (
+            lambda h: h.create_communication_channel(
+                "1/../../accounts/1", channel_type="email", address="a@b.edu"
+            ),
+            "user_id",
+        ),
+        (lambda h: h.delete_communication_channel(1), "channel_id, or both"),
+        (lambda h: h.delete_communication_channel(1, 5, address="a@b.edu"), "not both"),
+        (lambda h: h.delete_communication_channel(1, channel_type="push", address="push"), "Push channels"),
+        (lambda h: h.delete_communication_channel(1, "5x"), "channel_id"),
+        (lambda h: h.delete_push_token(""), "push_token"),
+        (lambda h: h.list_communication_channels("sis_user_id:x.json"), ".json"),
+        (lambda h: h.request("GET", "https://evil.example/api/v1/users/self"), "endpoint"),
+    ],
+)
+def test_local_errors_are_raised_before_any_request(fake_canvas, hook, call, message):
+    hook.get_conn()  # connection read up front, so only the call itself could send something
+    fake_canvas.clear_requests()
+    with pytest.raises(ValueError, match=message):
+        call(hook)
+    assert fake_canvas.requests == []
+
+
+def test_client_errors_are_not_retried(fake_canvas, hook):
+    fake_canvas.clear_requests()
+    with pytest.raises(CanvasNotFoundError):
+        hook.list_communication_channels(999999)
+    assert len(fake_canvas.requests) == 1
+
+
+def test_scheme_downgrade_in_next_link_is_refused(fake_canvas, hook):
+    fake_canvas.inject(Fault.downgrade_next(), times=1)
+    with pytest.raises(CanvasResponseError, match="not the connection's origin"):
+        hook.list_communication_channels("self")
+    assert len(fake_canvas.requests) == 1
+
+
+def test_unknown_extras_are_ignored_with_a_warning(fake_canvas, make_hook, captured_logs):
+    hook = make_hook(Authorization="Basic abc", headers={"X": "1"})
+    hook.request("GET", "users/self")
+    (request,) = [r for r in fake_canvas.requests if r.path == "/api/v1/users/self"]
+    assert request.headers["authorization"].startswith("Bearer ")
+    assert "x" not in request.headers
+    (warning,) = [m for m in captured_logs.messages("warning") if "ignoring unknown extra fields" in m]
+    assert "Authorization, headers" in warning
+
+
+def test_session_is_reused_and_configured_once(hook):
+    assert hook.get_conn() is hook.get_conn()
+    assert "tok" not in repr(hook.get_conn().auth)
