@@ -49,7 +49,7 @@ class CanvasError(AirflowException):
             parts.append(f"(after {self.attempts} attempts)")
         if self.hint:
             parts.append(self.hint)
-        return " ".join(parts)
+        return " ".join(part if part.endswith((".", ")", "!", "?")) else part + "." for part in parts)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only arguments do not survive the default exception pickling.
@@ -66,6 +66,10 @@ def _rebuild(cls: type[CanvasError], summary: str, state: dict[str, Any]) -> Can
 
 class CanvasConfigurationError(CanvasError, ValueError):
     """The ``canvas`` connection cannot be used as configured; raised before any request is sent."""
+
+
+class CanvasInputError(CanvasError, ValueError):
+    """A value was rejected locally, before any request (reported per item by the bulk calls)."""
 
 
 class CanvasConnectionError(CanvasError):
@@ -85,7 +89,7 @@ class CanvasAuthenticationError(CanvasError):
 class CanvasPermissionError(CanvasError):
     """The token is valid but its user may not do this (401 without ``WWW-Authenticate``, or a plain 403)."""
 
-    hint = "The token's user lacks the Canvas permission for this call (see docs/connection.md)."
+    hint = "The token's user lacks the Canvas permission for this call (see the provider's connection docs)."
 
 
 class CanvasNotFoundError(CanvasError):
@@ -116,6 +120,7 @@ __all__ = [
     "CanvasConnectionError",
     "CanvasDuplicateChannelError",
     "CanvasError",
+    "CanvasInputError",
     "CanvasNotFoundError",
     "CanvasPermissionError",
     "CanvasRateLimitError",

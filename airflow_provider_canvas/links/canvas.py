@@ -23,13 +23,17 @@ class CanvasUserLink(BaseOperatorLink):
         from airflow_provider_canvas.hooks.canvas import CanvasHook
         from airflow_provider_canvas.wire.urls import user_id_segment
 
-        # Canvas's web pages take numeric ids only; the operator records the one Canvas answered with.
+        # Canvas's web pages take numeric ids only (not sis_user_id:...), so the operator records the id
+        # Canvas answered with; without one (nothing listed yet, an SIS id) there is no link.
         user_id = getattr(operator, "canvas_user_id", None) or getattr(operator, "user_id", None)
-        if user_id is None:
-            return ""
         try:
             segment = user_id_segment(user_id)
+        except ValueError:
+            return ""
+        if not segment.isdigit() and segment != "self":
+            return ""
+        try:
             base_url = CanvasHook(canvas_conn_id=operator.canvas_conn_id).base_url
-        except Exception:
+        except Exception:  # no such connection where the link is rendered: no link rather than an error
             return ""
         return f"{base_url}/users/{segment}" if segment != "self" else f"{base_url}/profile"

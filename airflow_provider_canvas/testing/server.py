@@ -303,6 +303,16 @@ class FakeCanvas:
             for e in self._state.push_endpoints(user_id)
         ]
 
+    def confirm(self, channel_id: int) -> dict[str, object]:
+        """Act as the user clicking the confirmation link: an unconfirmed channel becomes active."""
+        with self._state.lock:
+            for user in self._state.users.values():
+                for channel in user.channels:
+                    if channel.id == channel_id and channel.workflow_state == "unconfirmed":
+                        channel.workflow_state = "active"
+                        return self._state.channel_json(channel)
+        raise KeyError(f"no unconfirmed channel with id {channel_id}")
+
     # ----- internals --------------------------------------------------------------------------
 
     def _new_token(self, user_id: int, prefix: str, site_admin: bool, account_admin: bool, push: bool) -> str:

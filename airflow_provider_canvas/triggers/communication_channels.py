@@ -33,7 +33,7 @@ class CanvasCommunicationChannelTrigger(BaseTrigger):
         target_state: str,
         channel_type: str | None = None,
         address: str | None = None,
-        channel_id: int | None = None,
+        channel_id: int | str | None = None,
         canvas_conn_id: str = "canvas_default",
         poke_interval: float = 60.0,
         timeout_at: float | None = None,
@@ -43,7 +43,7 @@ class CanvasCommunicationChannelTrigger(BaseTrigger):
         self.target_state = target_state
         self.channel_type = channel_type
         self.address = address
-        self.channel_id = channel_id
+        self.channel_id = int(channel_id) if channel_id is not None else None  # Canvas ids are JSON ints
         self.canvas_conn_id = canvas_conn_id
         self.poke_interval = float(poke_interval)
         self.timeout_at = timeout_at

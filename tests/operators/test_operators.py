@@ -119,3 +119,24 @@ def test_delete_push_token(canvas, context):
     canvas.add_channel(canvas.admin_user_id, "push", "push")
     op = CanvasDeletePushTokenOperator(task_id="push", push_token="device-token-123456")
     assert op.execute(context) == {"success": True}
+
+
+def test_delete_missing_ok_still_fails_for_an_unknown_user(canvas, context):
+    op = CanvasDeleteCommunicationChannelOperator(
+        task_id="delete", user_id="sis_user_id:typo", channel_type="email", address="a@b.edu", missing_ok=True
+    )
+    with pytest.raises(CanvasNotFoundError):
+        op.execute(context)
+
+
+def test_extra_link_needs_a_numeric_user_id(canvas, student, context):
+    from airflow_provider_canvas.links.canvas import CanvasUserLink
+
+    link = CanvasUserLink()
+    op = CanvasListCommunicationChannelsOperator(task_id="list", user_id="sis_user_id:demo-student-2")
+    assert link.get_link(op, ti_key=None) == ""  # Canvas's web pages take numeric ids only
+    op.execute(context)
+    assert link.get_link(op, ti_key=None) == f"{canvas.base_url}/users/{student}"
+    assert link.get_link(
+        CanvasListCommunicationChannelsOperator(task_id="l", user_id="self"), ti_key=None
+    ) == (f"{canvas.base_url}/profile")

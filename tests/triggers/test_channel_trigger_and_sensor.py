@@ -236,3 +236,23 @@ def test_deferrable_defaults_to_airflow_config(setting):
     env = {**os.environ, "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": setting}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == str(setting == "true")
+
+
+def test_waits_until_the_user_confirms(canvas, student):
+    created = CanvasHook().create_communication_channel(
+        student, channel_type="email", address="later@example.edu"
+    )
+    assert created["workflow_state"] == "unconfirmed"
+    timer = threading.Timer(0.5, canvas.confirm, args=(created["id"],))
+    timer.start()
+    try:
+        event = first_event(
+            CanvasCommunicationChannelTrigger(
+                user_id=student, target_state="active", channel_id=str(created["id"]), poke_interval=0.2
+            )
+        )
+    finally:
+        timer.join()
+    assert event["status"] == "success"
+    assert event["channel"]["workflow_state"] == "active"
+    assert event["polls"] >= 2
