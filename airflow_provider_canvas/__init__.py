@@ -77,7 +77,12 @@ def get_provider_info() -> dict:
                     "timeout": {
                         "label": "Timeout (seconds)",
                         "description": "Connect and read timeout for each request.",
-                        "schema": {"type": ["number", "null"], "default": 30, "exclusiveMinimum": 0},
+                        "schema": {
+                            "type": ["number", "null"],
+                            "default": 30,
+                            "exclusiveMinimum": 0,
+                            "maximum": 3600,
+                        },
                     },
                     "max_retries": {
                         "label": "Max retries",
@@ -93,6 +98,11 @@ def get_provider_info() -> dict:
                         "label": "Allow plain http://",
                         "description": "Allow a non-loopback http:// URL (sends the token unencrypted).",
                         "schema": {"type": ["boolean", "null"], "default": False},
+                    },
+                    "max_concurrency": {
+                        "label": "Max concurrency",
+                        "description": "Upper bound on parallel requests in bulk calls; adapts below it.",
+                        "schema": {"type": ["integer", "null"], "default": 16, "minimum": 1, "maximum": 64},
                     },
                 },
             }

@@ -3,7 +3,8 @@
 Reads ``data/contacts.csv`` (columns ``user_id,address``; Canvas's ``sis_user_id:...`` form), then
 creates each missing e-mail channel with dynamic task mapping. Re-runs are safe: existing channels are
 left as they are (``if_exists="skip"``). The last task reports what was created and what already
-existed. Fine for hundreds of users; for tens of thousands use the bulk sync operator.
+existed. Fine for hundreds of users; for tens of thousands use ``CanvasSyncCommunicationChannelsOperator``
+(example_canvas_contact_sync.py), which plans in bulk under Canvas's throttle.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ with DAG(
     ).expand_kwargs(read_contacts())
     # [END howto_operator_canvas_create_channel_mapped]
 
+    # [START howto_operator_canvas_create_outcome]
     @task
     def report(channels: list[dict], ti=None) -> dict[str, int]:
         outcomes = list(ti.xcom_pull(task_ids="ensure_email", key="outcome"))
@@ -54,4 +56,5 @@ with DAG(
         print(f"Contact sync: {summary['created']} created, {summary['existing']} already existed.")
         return summary
 
+    # [END howto_operator_canvas_create_outcome]
     report(ensure_email.output)

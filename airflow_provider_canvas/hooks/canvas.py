@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -25,9 +25,12 @@ from airflow_provider_canvas.exceptions import (
     CanvasConnectionError,
     CanvasDuplicateChannelError,
     CanvasError,
+    CanvasInputError,
     CanvasNotFoundError,
     CanvasResponseError,
 )
+from airflow_provider_canvas.hooks._bulk import Progress, bulk_map, known_length
+from airflow_provider_canvas.hooks._governor import Governor, governor_for
 from airflow_provider_canvas.wire.backoff import RetryPolicy, TransientBodyError, tenacity_kwargs
 from airflow_provider_canvas.wire.channels import (
     find_channel,
@@ -35,7 +38,12 @@ from airflow_provider_canvas.wire.channels import (
     validate_channel_type,
     validate_push_token,
 )
-from airflow_provider_canvas.wire.config import KNOWN_EXTRAS, CanvasConnectionSettings, parse_connection
+from airflow_provider_canvas.wire.config import (
+    KNOWN_EXTRAS,
+    MAX_CONCURRENCY_LIMIT,
+    CanvasConnectionSettings,
+    parse_connection,
+)
 from airflow_provider_canvas.wire.errors import check_answer, is_throttle, require_list
 from airflow_provider_canvas.wire.links import next_page_url
 from airflow_provider_canvas.wire.urls import (
@@ -49,9 +57,10 @@ from airflow_provider_canvas.wire.urls import (
     user_id_segment,
 )
 
-__all__ = ["CanvasHook", "RateLimitStatus", "settings_from_connection"]
+__all__ = ["CanvasHook", "ChannelChange", "RateLimitStatus", "settings_from_connection"]
 
 CHANNELS = "communication_channels"
+QUIET = logging.DEBUG  # per-request log level inside bulk calls, which log progress lines instead
 _EXTRA_PREFIX = "extra__canvas__"
 
 
@@ -77,6 +86,17 @@ class RateLimitStatus:
     cost: float | None = None
     throttled: int = 0
     updated_at: float | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class ChannelChange:
+    """One planned write of a bulk sync: create ``address`` for ``user_id``, or delete a channel."""
+
+    action: Literal["create", "delete"]
+    user_id: str
+    channel_type: str
+    address: str
+    channel_id: int | None = None
 
 
 @dataclass
@@ -179,12 +199,15 @@ class CanvasHook(BaseHook):
     # First backoff window in seconds; Canvas's bucket drains 10 units/s, so ~1 s clears a throttle.
     # Tests against the fake Canvas lower it to stay fast.
     retry_base_delay: float = 1.0
+    # Seconds between progress lines of the bulk calls.
+    progress_interval: float = 10.0
 
     def __init__(self, canvas_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.canvas_conn_id = canvas_conn_id
         self._settings: CanvasConnectionSettings | None = None
         self._session: requests.Session | None = None
+        self._governor: Governor | None = None
         self._lock = threading.Lock()
         self.rate_limit = RateLimitStatus()
 
@@ -202,6 +225,14 @@ class CanvasHook(BaseHook):
     @property
     def base_url(self) -> str:
         return self.settings.base_url
+
+    @property
+    def governor(self) -> Governor:
+        """The concurrency governor shared by every hook in this process using this Canvas and token."""
+        if self._governor is None:
+            settings = self.settings
+            self._governor = governor_for(settings.base_url, settings.token, settings.max_concurrency)
+        return self._governor
 
     def get_conn(self) -> requests.Session:
         """The configured session, created once and reused so connections are kept alive."""
@@ -262,6 +293,7 @@ class CanvasHook(BaseHook):
     ) -> _Outcome:
         session = self.get_conn()
         settings = self.settings
+        governor = self.governor
         timeout = (settings.timeout, settings.timeout)
         log_path = redact_path(urlsplit(url).path)
         attempts = 0
@@ -272,17 +304,18 @@ class CanvasHook(BaseHook):
             attempts += 1
             started = time.monotonic()
             try:
-                # verify is passed per request: requests lets REQUESTS_CA_BUNDLE override session.verify.
-                response = session.request(
-                    method,
-                    url,
-                    params=params,
-                    data=data,
-                    json=json,
-                    timeout=timeout,
-                    allow_redirects=False,
-                    verify=settings.verify,
-                )
+                with governor.slot():
+                    # verify is passed per request: requests lets REQUESTS_CA_BUNDLE override session.verify.
+                    response = session.request(
+                        method,
+                        url,
+                        params=params,
+                        data=data,
+                        json=json,
+                        timeout=timeout,
+                        allow_redirects=False,
+                        verify=settings.verify,
+                    )
             except requests.RequestException as exc:
                 self.log.log(
                     log_level,
@@ -366,14 +399,16 @@ class CanvasHook(BaseHook):
     def _note_rate_limit(self, response: requests.Response) -> None:
         remaining = _header_float(response, "X-Rate-Limit-Remaining")
         cost = _header_float(response, "X-Request-Cost")
+        throttled = is_throttle(response.status_code, response.text)
+        self.governor.observe(remaining=remaining, throttled=throttled)
         status = self.rate_limit
-        if remaining is not None:
-            status.remaining = remaining
-            status.updated_at = time.monotonic()
-        if cost is not None:
-            status.cost = cost
-        if is_throttle(response.status_code, response.text):
-            status.throttled += 1
+        with self._lock:
+            if remaining is not None:
+                status.remaining = remaining
+                status.updated_at = time.monotonic()
+            if cost is not None:
+                status.cost = cost
+            status.throttled += throttled
         if remaining is not None or cost is not None:
             self.log.debug("Canvas rate limit: remaining=%s cost=%s", remaining, cost)
 
@@ -401,11 +436,13 @@ class CanvasHook(BaseHook):
         query.setdefault("per_page", self.settings.per_page)
         return self._iter_pages(url, query)
 
-    def _iter_pages(self, url: str, params: dict[str, Any] | None) -> Iterator[dict]:
+    def _iter_pages(
+        self, url: str, params: dict[str, Any] | None, *, log_level: int = logging.INFO
+    ) -> Iterator[dict]:
         seen: set[str] = set()
         next_url: str | None = url
         while next_url:
-            outcome = self._send("GET", next_url, params=params, expect_json=True)
+            outcome = self._send("GET", next_url, params=params, expect_json=True, log_level=log_level)
             page = require_list(outcome.data, next_url)
             yield from page
             next_url = next_page_url(
@@ -440,6 +477,17 @@ class CanvasHook(BaseHook):
         If a retried attempt meets "already exists", the earlier attempt may have created it, so the
         existing channel is looked up and returned instead of reporting a duplicate.
         """
+        return self._create_channel(user_id, channel_type, address, token, skip_confirmation, logging.INFO)
+
+    def _create_channel(
+        self,
+        user_id: object,
+        channel_type: str,
+        address: str | None,
+        token: str | None,
+        skip_confirmation: bool,
+        log_level: int,
+    ) -> dict:
         channel_type = validate_channel_type(channel_type)
         if not isinstance(skip_confirmation, bool):
             raise ValueError(f"skip_confirmation must be True or False; got {skip_confirmation!r}.")
@@ -458,11 +506,12 @@ class CanvasHook(BaseHook):
             form["skip_confirmation"] = "true"
         url = self._channels_url(user_id)
         try:
-            return self._send("POST", url, data=form, expect_json=True).data
+            return self._send("POST", url, data=form, expect_json=True, log_level=log_level).data
         except CanvasDuplicateChannelError as error:
             if not error.ambiguous_retry or address is None:
                 raise
-            existing = find_channel(self.list_communication_channels(user_id), channel_type, address)
+            channels = list(self._iter_pages(self._channels_url(user_id), None, log_level=log_level))
+            existing = find_channel(channels, channel_type, address)
             if existing is None:
                 raise
             self.log.info("Create was retried after an ambiguous failure; returning the channel it created.")
@@ -477,6 +526,16 @@ class CanvasHook(BaseHook):
         address: str | None = None,
     ) -> dict:
         """Retire a channel by id or by type + address; returns it with ``workflow_state`` ``retired``."""
+        return self._delete_channel(user_id, channel_id, channel_type, address, logging.INFO)
+
+    def _delete_channel(
+        self,
+        user_id: object,
+        channel_id: int | str | None,
+        channel_type: str | None,
+        address: str | None,
+        log_level: int,
+    ) -> dict:
         if channel_id is not None and (channel_type is not None or address is not None):
             raise ValueError("Give either channel_id or channel_type + address, not both.")
         if channel_id is not None:
@@ -496,7 +555,7 @@ class CanvasHook(BaseHook):
                 "Give channel_id, or both channel_type and address, to say which channel to delete."
             )
         try:
-            return self._send("DELETE", url, expect_json=True).data
+            return self._send("DELETE", url, expect_json=True, log_level=log_level).data
         except CanvasNotFoundError as error:
             if error.ambiguous_retry:
                 error.messages.append(
@@ -512,6 +571,91 @@ class CanvasHook(BaseHook):
         url = self.base_url + api_path("users", "self", CHANNELS, "push")
         # The push token goes in the form body, never the query string, so it stays out of access logs.
         return self._send("DELETE", url, data={"push_token": push_token}, expect_json=True).data
+
+    # -- bulk ---------------------------------------------------------------------------------------------
+
+    def iter_communication_channels_for_users(
+        self, user_ids: Iterable[object], *, max_concurrency: int | None = None
+    ) -> Iterator[tuple[object, list[dict] | CanvasError]]:
+        """Every user's channels, fetched concurrently under the shared throttle governor.
+
+        Yields ``(user_id, channels)`` or ``(user_id, error)`` in completion order; one user's failure
+        (a 404, throttling that outlived the retries, a malformed id) does not stop the others.
+        ``user_ids`` is consumed lazily, so a generator over 60,000 ids is fine. Per-request log lines
+        are DEBUG here; a progress line is logged at INFO every ``progress_interval`` seconds.
+        """
+        per_page = self.settings.per_page
+
+        def fetch(user_id: object) -> list[dict] | CanvasError:
+            try:
+                url = self._channels_url(user_id)
+            except ValueError as error:
+                return CanvasInputError(str(error))
+            try:
+                return list(self._iter_pages(url, {"per_page": per_page}, log_level=QUIET))
+            except CanvasError as error:
+                return error
+
+        return self._bulk(fetch, user_ids, max_concurrency, "list channels")
+
+    def apply_communication_channel_changes(
+        self,
+        changes: Iterable[ChannelChange],
+        *,
+        skip_confirmation: bool = False,
+        max_concurrency: int | None = None,
+    ) -> Iterator[tuple[ChannelChange, dict | CanvasError]]:
+        """Create and delete channels concurrently under the shared governor; errors come back as values.
+
+        Creates keep the hook's retry-safety (a retried create returns its own channel); deletes go by
+        channel id when known, else by type and address.
+        """
+
+        def apply(change: ChannelChange) -> dict | CanvasError:
+            try:
+                if change.action == "create":
+                    return self._create_channel(
+                        change.user_id,
+                        change.channel_type,
+                        change.address,
+                        None,
+                        skip_confirmation,
+                        QUIET,
+                    )
+                if change.channel_id is not None:
+                    return self._delete_channel(change.user_id, change.channel_id, None, None, QUIET)
+                return self._delete_channel(change.user_id, None, change.channel_type, change.address, QUIET)
+            except CanvasError as error:
+                return error
+            except ValueError as error:
+                return CanvasInputError(str(error))
+
+        return self._bulk(apply, changes, max_concurrency, "apply changes")
+
+    def _bulk(
+        self, fn: Callable[[Any], Any], items: Iterable[Any], max_concurrency: int | None, label: str
+    ) -> Iterator[tuple[Any, Any]]:
+        workers = self.settings.max_concurrency if max_concurrency is None else max_concurrency
+        if (
+            isinstance(workers, bool)
+            or not isinstance(workers, int)
+            or not 1 <= workers <= MAX_CONCURRENCY_LIMIT
+        ):
+            raise ValueError(
+                f"max_concurrency must be a whole number from 1 to {MAX_CONCURRENCY_LIMIT}; got {workers!r}."
+            )
+        governor = self.governor
+        governor.set_max(workers)
+        progress = Progress(
+            label,
+            known_length(items),
+            self.log,
+            interval=self.progress_interval,
+            throttled=lambda: governor.throttled,
+            requests=lambda: governor.requests,
+            concurrency=lambda: governor.limit,
+        )
+        return bulk_map(fn, items, workers=workers, progress=progress)
 
     # -- UI -----------------------------------------------------------------------------------------------
 

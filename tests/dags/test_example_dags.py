@@ -140,3 +140,25 @@ def test_extra_link_points_each_mapped_task_at_its_user(run_dag, canvas_connecti
         if ti.task_id == "list_mapped"
     }
     assert links == expected
+
+
+def test_bulk_contact_sync_example(run_dag, canvas_connection):
+    canvas = canvas_connection
+    students = [_user_with_email(canvas, f"demo-student-{n}@example.edu") for n in (1, 2, 3)]
+    before = {s: len(canvas.channels(s, include_retired=True)) for s in students}
+
+    first = run_dag("canvas_contact_sync")
+    assert first.state == "success", task_states(first)
+    report = next(ti for ti in first.get_task_instances() if ti.task_id == "report")
+    assert report.xcom_pull(task_ids="report") == {"created": 2, "existing": 1, "failed": 0}
+
+    second = run_dag("canvas_contact_sync")
+    assert second.state == "success", task_states(second)
+    report = next(ti for ti in second.get_task_instances() if ti.task_id == "report")
+    assert report.xcom_pull(task_ids="report") == {"created": 0, "existing": 3, "failed": 0}
+
+    s1, s2, s3 = students
+    assert len(canvas.channels(s1, include_retired=True)) == before[s1]
+    assert "student.two.personal@example.edu" in [c["address"] for c in canvas.channels(s2)]
+    assert len(canvas.channels(s2, include_retired=True)) == before[s2] + 1
+    assert "old.demo-student-3@example.edu" in [c["address"] for c in canvas.channels(s3)]  # restored

@@ -1,0 +1,109 @@
+"""A streaming, bounded, threaded map for bulk Canvas calls, with progress lines at a steady interval.
+
+Items are consumed lazily and at most ``2 x workers`` results are pending at once, so memory follows the
+work in flight, not the number of users; results come back in completion order.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sized
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any, Protocol, TypeVar
+
+__all__ = ["Progress", "bulk_map"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class _Logger(Protocol):
+    def info(self, event: Any, *args: Any, **kw: Any) -> Any: ...
+
+
+class Progress:
+    """Counts finished items and logs done/total, rate, throttles so far and ETA every ``interval`` s."""
+
+    def __init__(
+        self,
+        label: str,
+        total: int | None,
+        log: _Logger,
+        *,
+        interval: float,
+        throttled: Callable[[], int],
+        requests: Callable[[], int],
+        concurrency: Callable[[], int],
+    ) -> None:
+        self.label, self.total, self.log, self.interval = label, total, log, interval
+        self._throttled, self._requests, self._concurrency = throttled, requests, concurrency
+        self.done = 0
+        self.started = time.monotonic()
+        self._next_report = self.started + interval
+        self._requests_at_start = requests()
+        self._throttled_at_start = throttled()
+
+    def tick(self, count: int = 1) -> None:
+        self.done += count
+        if time.monotonic() >= self._next_report:
+            self.report()
+
+    def report(self, final: bool = False) -> None:
+        now = time.monotonic()
+        self._next_report = now + self.interval
+        elapsed = max(now - self.started, 1e-9)
+        requests = self._requests() - self._requests_at_start
+        throttled = self._throttled() - self._throttled_at_start
+        of_total = f"/{self.total} ({100 * self.done / self.total:.0f}%)" if self.total else ""
+        eta = ""
+        if self.total and self.done and not final:
+            eta = f", ETA {(self.total - self.done) * elapsed / self.done:.0f}s"
+        self.log.info(
+            "Canvas %s: %s%s %s in %.0fs, %.1f req/s, %d throttled, concurrency %d%s.",
+            self.label,
+            "done " if final else "",
+            f"{self.done}{of_total}",
+            "items",
+            elapsed,
+            requests / elapsed,
+            throttled,
+            self._concurrency(),
+            eta,
+        )
+
+
+def bulk_map(
+    fn: Callable[[T], R], items: Iterable[T], *, workers: int, progress: Progress | None = None
+) -> Iterator[tuple[T, R]]:
+    """Yield ``(item, fn(item))`` as they finish; ``fn`` must not raise (return errors as values)."""
+    source = iter(items)
+    window = 2 * workers
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="canvas-bulk")
+    pending: dict[Future[R], T] = {}
+    try:
+        for item in source:
+            pending[pool.submit(fn, item)] = item
+            if len(pending) >= window:
+                break
+        while pending:
+            timeout = progress.interval if progress else None
+            finished, _ = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
+            for future in finished:
+                item = pending.pop(future)
+                yield item, future.result()
+                if progress:
+                    progress.tick()
+            if not finished and progress:
+                progress.report()
+            for item in source:
+                pending[pool.submit(fn, item)] = item
+                if len(pending) >= window:
+                    break
+        if progress:
+            progress.report(final=True)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def known_length(items: Iterable[Any]) -> int | None:
+    return len(items) if isinstance(items, Sized) else None

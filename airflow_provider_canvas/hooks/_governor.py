@@ -1,0 +1,97 @@
+"""One concurrency governor per Canvas origin and token, shared by every hook in the process.
+
+Canvas throttles per access token, so two bulk calls (or a bulk call and a sensor) using the same
+token must share one view of the bucket; the decisions come from :class:`ConcurrencyPolicy`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from airflow_provider_canvas.wire.throttle import ConcurrencyPolicy
+
+__all__ = ["Governor", "governor_for"]
+
+
+class Governor:
+    """Blocks callers while the adaptive number of in-flight requests is reached."""
+
+    def __init__(self, max_concurrency: int, policy: ConcurrencyPolicy | None = None) -> None:
+        self.policy = policy or ConcurrencyPolicy()
+        self.max_concurrency = max_concurrency
+        self._estimates: deque[float] = deque(maxlen=self.policy.window)
+        self._cap: int | None = None
+        self._clean_since_throttle = 0
+        self._in_flight = 0
+        self._cond = threading.Condition()
+        self.limit = min(self.policy.initial, max_concurrency)
+        self.requests = 0
+        self.throttled = 0
+        self.peak_in_flight = 0
+
+    def set_max(self, max_concurrency: int) -> None:
+        with self._cond:
+            self.max_concurrency = max_concurrency
+            self._update_limit()
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        with self._cond:
+            while self._in_flight >= self.limit:
+                self._cond.wait()
+            self._in_flight += 1
+            self.requests += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._in_flight -= 1
+                self._cond.notify()
+
+    def observe(self, *, remaining: float | None, throttled: bool) -> None:
+        """Feed one answer's throttle signals back into the limit (called after its slot is released)."""
+        with self._cond:
+            if throttled:
+                self.throttled += 1
+                self._cap = self.policy.cap_after_throttle(self._in_flight)
+                self._clean_since_throttle = 0
+                self._estimates.clear()
+            elif remaining is not None:
+                self._estimates.append(self.policy.capacity(self._in_flight, remaining))
+                self._clean_since_throttle += 1
+                if self._cap is not None and self._clean_since_throttle >= self.policy.relax_after:
+                    self._cap, self._clean_since_throttle = self._cap + 1, 0
+            else:
+                self._estimates.clear()
+            self._update_limit()
+
+    def _update_limit(self) -> None:
+        before = self.limit
+        capacity = min(self._estimates) if self._estimates else None
+        if capacity is None and not self.requests:
+            limit = min(self.policy.initial, self.max_concurrency)
+        else:
+            limit = self.policy.limit_for(capacity, self.max_concurrency)
+        if self._cap is not None:
+            limit = min(limit, self._cap)
+        self.limit = limit
+        if limit > before:
+            self._cond.notify_all()
+
+
+_registry: dict[tuple[str, str], Governor] = {}
+_registry_lock = threading.Lock()
+
+
+def governor_for(base_url: str, token: str, max_concurrency: int) -> Governor:
+    key = (base_url, hashlib.sha256(token.encode()).hexdigest())
+    with _registry_lock:
+        governor = _registry.get(key)
+        if governor is None:
+            governor = _registry[key] = Governor(max_concurrency)
+        return governor

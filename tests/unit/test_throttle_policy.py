@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from airflow_provider_canvas.hooks._bulk import bulk_map
+from airflow_provider_canvas.hooks._governor import Governor
+from airflow_provider_canvas.wire.throttle import ConcurrencyPolicy
+
+POLICY = ConcurrencyPolicy()
+
+
+@pytest.mark.parametrize(
+    ("others", "remaining", "limit"),
+    [
+        (0, 600.0, 11),  # empty bucket of 600 with 50 per request: 11 fit below the mark, the 12th fills it
+        (10, 100.0, 11),  # the same bucket seen with 10 others in flight
+        (1, 550.0, 11),
+        (0, 300.0, 5),  # half full from someone else's requests
+        (0, 49.0, 1),  # nearly full: still one at a time, never zero
+        (5, -20.0, 4),  # over the mark (Canvas reports negative remaining)
+    ],
+)
+def test_limit_keeps_the_bucket_below_its_mark(others, remaining, limit):
+    assert POLICY.limit_for(POLICY.capacity(others, remaining), max_limit=64) == limit
+
+
+def test_limit_respects_the_cap_and_missing_headers():
+    assert POLICY.limit_for(POLICY.capacity(0, 600.0), max_limit=4) == 4
+    assert POLICY.limit_for(None, max_limit=9) == 9
+    assert POLICY.cap_after_throttle(0) == 1
+    assert POLICY.cap_after_throttle(11) == 11
+
+
+def test_governor_takes_the_minimum_estimate_and_caps_after_a_throttle():
+    governor = Governor(16)
+    assert governor.limit == 2  # before any answer
+    governor.observe(remaining=600.0, throttled=False)
+    assert governor.limit == 11
+    governor.observe(remaining=300.0, throttled=False)  # someone else is using the token
+    assert governor.limit == 5
+    governor.observe(remaining=600.0, throttled=False)
+    assert governor.limit == 5  # the minimum of recent answers: optimistic answers do not raise it
+    governor.observe(remaining=None, throttled=True)
+    assert governor.limit == 1  # nothing else was in flight, so even one more was too many
+    for _ in range(POLICY.relax_after):
+        governor.observe(remaining=600.0, throttled=False)
+    assert governor.limit == 2  # the cap relaxes by one after a run of clean answers
+    assert governor.throttled == 1
+
+
+def test_governor_never_lets_more_than_the_limit_in_flight():
+    governor = Governor(3)
+    governor.observe(remaining=600.0, throttled=False)
+    assert governor.limit == 3
+    in_flight = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def work():
+        nonlocal in_flight, peak
+        with governor.slot():
+            with lock:
+                in_flight += 1
+                peak = max(peak, in_flight)
+            time.sleep(0.02)
+            with lock:
+                in_flight -= 1
+
+    threads = [threading.Thread(target=work) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert peak == 3
+    assert governor.peak_in_flight == 3
+    assert governor.requests == 12
+
+
+def test_bulk_map_pulls_items_lazily_and_bounds_what_is_pending():
+    pulled = 0
+
+    def items():
+        nonlocal pulled
+        for i in range(1000):
+            pulled += 1
+            yield i
+
+    results = bulk_map(lambda i: i * 2, items(), workers=4)
+    first = [next(results) for _ in range(3)]
+    assert all(out == 2 * item for item, out in first)
+    assert pulled <= 3 + 2 * 4 + 1  # never more than the window ahead of the consumer
+    rest = list(results)
+    assert sorted(item for item, _ in first + rest) == list(range(1000))
+
+
+def test_bulk_map_stops_cleanly_when_the_consumer_stops():
+    started = []
+
+    def slow(i):
+        started.append(i)
+        time.sleep(0.01)
+        return i
+
+    results = bulk_map(slow, range(10_000), workers=4)
+    next(results)
+    results.close()
+    assert len(started) < 50
