@@ -31,7 +31,12 @@ from airflow_provider_canvas.exceptions import (
 )
 from airflow_provider_canvas.hooks._bulk import Progress, bulk_map, known_length
 from airflow_provider_canvas.hooks._governor import Governor, governor_for
-from airflow_provider_canvas.wire.backoff import RetryPolicy, TransientBodyError, tenacity_kwargs
+from airflow_provider_canvas.wire.backoff import (
+    RetryPolicy,
+    TransientBodyError,
+    retry_reason,
+    tenacity_kwargs,
+)
 from airflow_provider_canvas.wire.channels import (
     find_channel,
     validate_address,
@@ -349,15 +354,8 @@ class CanvasHook(BaseHook):
             return outcome
 
         def before_sleep(state: RetryCallState) -> None:
-            assert state.outcome is not None
             assert state.next_action is not None
-            if state.outcome.failed:
-                reason = type(state.outcome.exception()).__name__
-            else:
-                answer = state.outcome.result()
-                reason = (
-                    "throttled" if is_throttle(answer.status_code, answer.text) else str(answer.status_code)
-                )
+            reason = retry_reason(state)
             self.log.warning(
                 "Canvas %s %s: %s; retry %d of %d in %.1fs.",
                 method,

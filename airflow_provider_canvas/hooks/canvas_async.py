@@ -19,9 +19,14 @@ from airflow_provider_canvas import __version__
 from airflow_provider_canvas._compat import BaseHook
 from airflow_provider_canvas.exceptions import CanvasConnectionError, CanvasResponseError
 from airflow_provider_canvas.hooks.canvas import CHANNELS, CanvasHook, settings_from_connection
-from airflow_provider_canvas.wire.backoff import RetryPolicy, TransientBodyError, tenacity_kwargs
+from airflow_provider_canvas.wire.backoff import (
+    RetryPolicy,
+    TransientBodyError,
+    retry_reason,
+    tenacity_kwargs,
+)
 from airflow_provider_canvas.wire.config import CanvasConnectionSettings
-from airflow_provider_canvas.wire.errors import check_answer, is_throttle, require_list
+from airflow_provider_canvas.wire.errors import check_answer, require_list
 from airflow_provider_canvas.wire.links import next_page_url
 from airflow_provider_canvas.wire.urls import api_path, redact_path, safe_url, user_id_segment
 
@@ -92,15 +97,15 @@ class CanvasAsyncHook(BaseHook):
             return response
 
         def before_sleep(state: RetryCallState) -> None:
-            assert state.outcome is not None
-            if state.outcome.failed:
-                reason = type(state.outcome.exception()).__name__
-            else:
-                answer = state.outcome.result()
-                reason = (
-                    "throttled" if is_throttle(answer.status_code, answer.text) else str(answer.status_code)
-                )
-            self.log.warning("Canvas GET %s: %s; retry %d.", log_path, reason, state.attempt_number)
+            assert state.next_action is not None
+            self.log.warning(
+                "Canvas GET %s: %s; retry %d of %d in %.1fs.",
+                log_path,
+                retry_reason(state),
+                state.attempt_number,
+                settings.max_retries,
+                state.next_action.sleep,
+            )
 
         policy = RetryPolicy(max_retries=settings.max_retries, base_delay=CanvasHook.retry_base_delay)
         retrying = AsyncRetrying(

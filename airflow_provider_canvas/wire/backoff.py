@@ -25,6 +25,7 @@ __all__ = [
     "backoff_delay",
     "parse_retry_after",
     "retry_after_seconds",
+    "retry_reason",
     "retryable_status",
     "tenacity_kwargs",
 ]
@@ -140,3 +141,12 @@ def tenacity_kwargs(
         "before_sleep": before_sleep,
         "retry_error_callback": give_up,
     }
+
+
+def retry_reason(state: RetryCallState) -> str:
+    """What went wrong with the attempt about to be retried, for the retry warning (no bodies, no URLs)."""
+    assert state.outcome is not None
+    if state.outcome.failed:
+        return type(state.outcome.exception()).__name__
+    answer = state.outcome.result()
+    return "throttled" if is_throttle(answer.status_code, answer.text) else str(answer.status_code)
