@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -19,7 +20,10 @@ DAGS_FOLDER.mkdir()
 (DAGS_FOLDER / "example_dags").symlink_to(REPO_ROOT / "example_dags", target_is_directory=True)
 (DAGS_FOLDER / "test_dags").symlink_to(REPO_ROOT / "tests" / "dags" / "dag_files", target_is_directory=True)
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
-os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
+# The UI tests call the real API server app: let its Test button run, and treat every caller as admin.
+os.environ["AIRFLOW__CORE__TEST_CONNECTION"] = "Enabled"
+os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "True"
+os.environ["AIRFLOW__API_AUTH__JWT_SECRET"] = secrets.token_urlsafe(64)
 os.environ.pop("AIRFLOW_CONN_CANVAS_DEFAULT", None)
 
 import logging  # noqa: E402
@@ -87,3 +91,11 @@ def captured_logs() -> Iterator[CapturedLogs]:
             wrapper_class=old["wrapper_class"],
             cache_logger_on_first_use=old["cache_logger_on_first_use"],
         )
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """A fresh SQLite metadata database in the session's private AIRFLOW_HOME."""
+    from airflow.utils import db
+
+    db.resetdb()

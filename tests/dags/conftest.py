@@ -6,14 +6,6 @@ from airflow_provider_canvas.hooks.canvas import CanvasHook
 from tests.conftest import DAGS_FOLDER
 
 
-@pytest.fixture(scope="session")
-def airflow_db():
-    """A fresh SQLite metadata database in the session's private AIRFLOW_HOME (see tests/conftest.py)."""
-    from airflow.utils import db
-
-    db.resetdb()
-
-
 def _dagbag(folder):
     from airflow.dag_processing.dagbag import DagBag
 
