@@ -1,22 +1,39 @@
 """The one place that imports Airflow's public API, so a move between Airflow versions is one edit.
 
-Airflow 3 exposes hook, operator and sensor bases through the Task SDK (``airflow.sdk``); the
-trigger base still lives in core.
+Airflow 3 exposes operator and sensor bases through the Task SDK (``airflow.sdk``); 3.1 moved the hook base,
+``conf`` and the task-facing exceptions there too, so 3.0 falls back to their core homes. The trigger base
+still lives in core.
 """
 
 from __future__ import annotations
 
-try:  # Airflow 3.1+ moved the task-facing exceptions into the Task SDK
-    from airflow.sdk.exceptions import AirflowException, AirflowFailException
-except ImportError:  # pragma: no cover - Airflow 3.0
-    from airflow.exceptions import AirflowException, AirflowFailException  # type: ignore[no-redef]
-from airflow.sdk import BaseHook, BaseOperator, BaseOperatorLink, BaseSensorOperator, Context, conf
+from airflow.sdk import BaseOperator, BaseOperatorLink, BaseSensorOperator, Context
 from airflow.sdk.log import mask_secret
 from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+try:
+    from airflow.sdk import BaseHook, conf
+    from airflow.sdk.exceptions import (
+        AirflowException,
+        AirflowFailException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+    )
+except ImportError:  # pragma: no cover - Airflow 3.0
+    from airflow.configuration import conf  # type: ignore[assignment]
+    from airflow.exceptions import (  # type: ignore[no-redef]
+        AirflowException,
+        AirflowFailException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+    )
+    from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
 
 __all__ = [
     "AirflowException",
     "AirflowFailException",
+    "AirflowSensorTimeout",
+    "AirflowSkipException",
     "BaseHook",
     "BaseOperator",
     "BaseOperatorLink",

@@ -7,9 +7,11 @@ URL building, error mapping, retry policy and pagination rules are the shared pu
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 import time
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
@@ -31,6 +33,20 @@ from airflow_provider_canvas.wire.links import next_page_url
 from airflow_provider_canvas.wire.urls import api_path, redact_path, safe_url, user_id_segment
 
 __all__ = ["CanvasAsyncHook"]
+
+
+# httpx logs every request's full URL at INFO (Airflow 3.0 shows it), which can carry an SIS login id
+# (often an e-mail address). Our own INFO line is already redacted, so httpx's line is dropped for
+# requests this hook makes, and only for those.
+_OWN_REQUEST: ContextVar[bool] = ContextVar("canvas_async_request", default=False)
+
+
+class _DropOwnRequestLines(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _OWN_REQUEST.get()
+
+
+logging.getLogger("httpx").addFilter(_DropOwnRequestLines())
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -85,7 +101,11 @@ class CanvasAsyncHook(BaseHook):
             nonlocal attempts, data
             attempts += 1
             started = time.monotonic()
-            response = await client.get(url, params=params)
+            token = _OWN_REQUEST.set(True)
+            try:
+                response = await client.get(url, params=params)
+            finally:
+                _OWN_REQUEST.reset(token)
             self.log.info(
                 "Canvas GET %s -> %s in %.3fs", log_path, response.status_code, time.monotonic() - started
             )

@@ -13,7 +13,13 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_canvas import exceptions
-from airflow_provider_canvas._compat import BaseSensorOperator, conf
+from airflow_provider_canvas._compat import (
+    AirflowException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    BaseSensorOperator,
+    conf,
+)
 from airflow_provider_canvas.hooks.canvas import CanvasHook
 from airflow_provider_canvas.links.canvas import CanvasUserLink
 from airflow_provider_canvas.triggers.communication_channels import CanvasCommunicationChannelTrigger
@@ -122,8 +128,6 @@ class CanvasCommunicationChannelSensor(BaseSensorOperator):
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
-        from airflow_provider_canvas._compat import AirflowException
-
         status = event.get("status")
         if status == "success":
             channel = event.get("channel")
@@ -132,8 +136,6 @@ class CanvasCommunicationChannelSensor(BaseSensorOperator):
             self.log.info("Channel reached %s after %s poll(s).", self.target_state, event.get("polls"))
             return channel
         if status == "timeout":
-            from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
-
             message = (
                 f"Channel did not become {self.target_state} within {self.timeout:g}s "
                 f"(last seen: {event.get('last_state')})."

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_canvas._compat import AirflowFailException
 from airflow_provider_canvas.operators.communication_channels import CanvasSyncCommunicationChannelsOperator
 from airflow_provider_canvas.testing import Fault
 

@@ -212,7 +212,7 @@ def test_poke_mode_returns_the_channel(canvas, student):
 
 
 def test_execute_complete_timeout_and_soft_fail():
-    from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
+    from airflow_provider_canvas._compat import AirflowSensorTimeout, AirflowSkipException
 
     sensor = CanvasCommunicationChannelSensor(task_id="s", user_id=1, address="a@b.edu", timeout=30)
     with pytest.raises(AirflowSensorTimeout, match="did not become active within 30s"):
