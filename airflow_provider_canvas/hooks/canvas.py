@@ -218,6 +218,22 @@ class CanvasHook(BaseHook):
 
     # -- connection ---------------------------------------------------------------------------------------
 
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Airflow 3.0-3.1 read the form's hidden fields and labels here; 3.2+ read the provider info.
+
+        Both come from the one declaration in ``get_provider_info()``.
+        """
+        from airflow_provider_canvas import get_provider_info
+
+        (connection,) = get_provider_info()["connection-types"]
+        behaviour = connection["ui-field-behaviour"]
+        return {
+            "hidden_fields": behaviour["hidden-fields"],
+            "relabeling": behaviour["relabeling"],
+            "placeholders": behaviour["placeholders"],
+        }
+
     @property
     def settings(self) -> CanvasConnectionSettings:
         """The parsed connection, read once: a bad connection fails here, before any request is sent."""

@@ -72,3 +72,12 @@ def test_airflow_registers_hook_widgets_and_behaviour():
     assert "airflow-provider-canvas" in manager.providers
     assert "extra__canvas__per_page" in manager.connection_form_widgets
     assert manager.field_behaviours["canvas"]["relabeling"]["password"] == "Access Token"
+
+
+def test_legacy_form_behaviour_matches_the_declaration():
+    from airflow_provider_canvas.hooks.canvas import CanvasHook
+
+    (conn,) = get_provider_info()["connection-types"]
+    legacy = CanvasHook.get_ui_field_behaviour()
+    assert legacy["hidden_fields"] == conn["ui-field-behaviour"]["hidden-fields"]
+    assert legacy["relabeling"] == {"host": "Canvas URL", "password": "Access Token"}
