@@ -63,22 +63,25 @@ def parse_link_header(value: str | None) -> dict[str, str]:
 
 def next_link(headers: Mapping[str, str]) -> str | None:
     """The ``rel="next"`` URL from response headers, whatever the case of the header name."""
-    for name, value in headers.items():
-        if name.lower() == "link":
-            return parse_link_header(value).get("next")
-    return None
+    return _links(headers).get("next")
 
 
 def next_page_url(
     current_url: str, headers: Mapping[str, str], page: Sized, *, base_url: str, seen: set[str]
 ) -> str | None:
-    """Where pagination goes after ``page``: None to stop, or the next URL (recorded in ``seen``).
+    """Where pagination goes after ``page``: None when the list is complete, else the next URL.
 
-    Stops on an empty page, a missing ``next`` or a URL already fetched (a loop). A ``next`` on another
-    scheme, host or port is refused: the access token is only ever sent to the connection's origin.
+    The list is complete on an empty page or when there is no ``next``. A ``next`` on another scheme,
+    host or port is refused (the access token is only ever sent to the connection's origin), and so is a
+    ``next`` that points back at a page already fetched: stopping quietly there would hand back part of
+    the list as if it were all of it, and a mirror sync or an "absent" check would act on that.
+    ``seen`` collects the URLs fetched so far, under both the requested and Canvas's ``current`` form.
     """
+    links = _links(headers)
     seen.add(current_url)
-    link = next_link(headers)
+    if "current" in links:
+        seen.add(urljoin(current_url, links["current"]))
+    link = links.get("next")
     if not len(page) or not link:
         return None
     target = urljoin(current_url, link)
@@ -91,5 +94,17 @@ def next_page_url(
             url=safe_url(current_url),
         )
     if target in seen:
-        return None
+        raise CanvasResponseError(
+            f"Canvas's pagination for GET {safe_url(current_url)} points back at a page already read "
+            "(a Link loop), so the rest of the list cannot be reached; failing instead of returning part.",
+            method="GET",
+            url=safe_url(current_url),
+        )
     return target
+
+
+def _links(headers: Mapping[str, str]) -> dict[str, str]:
+    for name, value in headers.items():
+        if name.lower() == "link":
+            return parse_link_header(value)
+    return {}

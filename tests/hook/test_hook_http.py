@@ -184,15 +184,22 @@ def test_redirect_to_another_host_is_an_error_and_not_followed(fake_canvas, hook
         assert other.requests == []
 
 
-def test_link_loop_stops(fake_canvas, make_hook):
+@pytest.mark.parametrize("looping_page", [1, 2])
+def test_link_loop_is_an_error_not_a_short_list(fake_canvas, make_hook, looping_page):
     user = fake_canvas.add_user("Looper")
-    for i in range(3):
+    for i in range(5):
         fake_canvas.add_channel(user, "email", f"l{i}@example.edu")
     hook = make_hook(per_page=2)
-    fake_canvas.inject(Fault.link_loop(), times=5)
-    channels = hook.list_communication_channels(user)
-    assert [c["address"] for c in channels][:2] == ["l0@example.edu", "l1@example.edu"]
-    assert len(_api_requests(fake_canvas)) <= 3
+    fake_canvas.clear_requests()
+    channels = hook.iter_communication_channels(user)
+    seen = []
+    if looping_page == 2:
+        seen.append(next(channels)["address"])  # page 1 is read before the loop is armed
+    fake_canvas.inject(Fault.link_loop(), times=1)
+    with pytest.raises(CanvasResponseError, match="points back at a page already read"):
+        seen.extend(c["address"] for c in channels)
+    assert seen == [f"l{i}@example.edu" for i in range(2 * looping_page)]  # nothing twice, nothing skipped
+    assert len(_api_requests(fake_canvas)) == looping_page
 
 
 def test_stall_past_timeout_is_retried(fake_canvas, make_hook):
