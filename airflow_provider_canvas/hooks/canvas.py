@@ -7,6 +7,7 @@ error shapes, retry policy) come from :mod:`airflow_provider_canvas.wire`, share
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -432,7 +433,7 @@ class CanvasHook(BaseHook):
         where = safe_url(url)
         if isinstance(exc, requests.exceptions.SSLError):
             summary = (
-                f"TLS verification failed for {origin(url)[1]}: {_first_line(exc)}. If Canvas uses a private "
+                f"TLS verification failed for {origin(url)[1]}: {_tls_reason(exc)}. If Canvas uses a private "
                 "certificate authority, set the connection extra 'verify' to its CA bundle path."
             )
         elif isinstance(exc, requests.exceptions.Timeout):
@@ -692,6 +693,21 @@ class CanvasHook(BaseHook):
         return (True, f"Connected to {self.base_url} as {who} (user id {user.get('id')}).")
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:200]
+def _tls_reason(exc: BaseException) -> str:
+    """The TLS library's own reason, found in the exception chain.
+
+    Not ``str(exc)``: urllib3 puts the request path in it, and the path can hold an address.
+    """
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            return str(getattr(current, "verify_message", None) or current.reason or "TLS handshake failed")
+        pending.extend(
+            [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+        )
+    return "TLS handshake failed"

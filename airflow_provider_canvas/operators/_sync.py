@@ -20,7 +20,7 @@ from airflow_provider_canvas.hooks.canvas import ChannelChange
 from airflow_provider_canvas.wire.channels import LIVE_STATES, address_key, validate_address
 from airflow_provider_canvas.wire.urls import user_id_segment
 
-__all__ = ["DesiredState", "Plan", "check_deletes", "load_desired", "plan_user", "write_plan"]
+__all__ = ["DesiredState", "Plan", "Planner", "check_deletes", "load_desired", "write_plan"]
 
 COLUMNS = ("user_id", "address")
 MAX_REPORTED_ROW_ERRORS = 20
@@ -40,7 +40,9 @@ class DesiredState:
 
 
 def _user_key(user_id: object) -> str:
-    segment = user_id_segment(user_id)  # validates; numeric ids are normalised ("007" -> "7")
+    segment = user_id_segment(
+        user_id, show_value=False
+    )  # validates; numeric ids are normalised ("007" -> "7")
     return segment if segment.isdigit() or segment == "self" else str(user_id).strip()
 
 
@@ -75,6 +77,12 @@ def _rows_from_text(name: str, text: str) -> Iterable[tuple[int, Mapping[str, An
 def _read(path: Any) -> tuple[str, str]:
     """Text of a local path or any Airflow ObjectStoragePath URL (s3://, gs://, file://, ...)."""
     text_path = str(path)
+    if text_path.lstrip()[:1] in ("[", "{"):
+        raise ValueError(
+            "desired is text that looks like a list or mapping, not a file path: a Jinja template renders "
+            "XCom values as text. Pass the XCom itself (desired=upstream_task.output) or set "
+            "render_template_as_native_obj=True on the DAG."
+        )
     if "://" in text_path:
         from airflow.sdk import ObjectStoragePath
 
@@ -82,7 +90,7 @@ def _read(path: Any) -> tuple[str, str]:
             return text_path, handle.read()
     if not os.path.isfile(text_path):
         raise ValueError(
-            f"desired file {text_path!r} does not exist (relative paths are from the worker's cwd)."
+            f"desired file {text_path[:200]!r} does not exist (relative paths are from the worker's cwd)."
         )
     with open(text_path, encoding="utf-8") as handle:
         return text_path, handle.read()
@@ -121,8 +129,9 @@ def load_desired(desired: Any, channel_type: str) -> DesiredState:
             errors.append(f"row {number}: needs keys user_id and address (got {keys})")
             continue
         try:
+            # Values stay out of the messages: the task log is no place for addresses.
             user = _user_key(row["user_id"])
-            address = validate_address(channel_type, row["address"])
+            address = validate_address(channel_type, row["address"], show_value=False)
         except ValueError as error:
             errors.append(f"row {number}: {error}")
             continue
@@ -132,13 +141,15 @@ def load_desired(desired: Any, channel_type: str) -> DesiredState:
         else:
             addresses[address_key(address)] = address
     if errors:
-        shown = "; ".join(errors[:MAX_REPORTED_ROW_ERRORS])
+        shown = "; ".join(e.rstrip(".") for e in errors[:MAX_REPORTED_ROW_ERRORS])
         more = (
             f" (and {len(errors) - MAX_REPORTED_ROW_ERRORS} more)"
             if len(errors) > MAX_REPORTED_ROW_ERRORS
             else ""
         )
-        raise ValueError(f"desired has {len(errors)} bad row(s), nothing was changed: {shown}{more}.")
+        raise ValueError(
+            f"desired has {len(errors)} bad row(s), nothing was changed: {shown.rstrip('.')}{more}."
+        )
     return state
 
 
@@ -151,35 +162,63 @@ class Plan:
     failures: list[dict[str, Any]] = field(default_factory=list)
 
 
-def plan_user(
-    plan: Plan,
-    user: str,
-    wanted: Mapping[str, str],
-    channels: Sequence[Mapping[str, Any]],
-    *,
-    channel_type: str,
-    mirror: bool,
-) -> None:
-    """Add one user's differences to ``plan``: what to create, and (mirror) what to delete."""
-    live = {
-        address_key(str(c.get("address", ""))): c
-        for c in channels
-        if c.get("type") == channel_type and c.get("workflow_state") in LIVE_STATES
-    }
-    plan.current += len(live)
-    for key, address in wanted.items():
-        if key in live:
-            plan.unchanged += 1
-        else:
-            plan.creates.append(ChannelChange("create", user, channel_type, address))
-    if mirror:
-        for key, channel in live.items():
-            if key not in wanted:
-                plan.deletes.append(
-                    ChannelChange(
-                        "delete", user, channel_type, str(channel["address"]), channel_id=channel["id"]
-                    )
+@dataclass
+class _CanvasUser:
+    """One Canvas user as listed, with everything the input wants for it (under any of its references)."""
+
+    live: dict[str, Mapping[str, Any]]  # address key -> live channel of the synced type
+    wanted: dict[str, tuple[str, str]] = field(default_factory=dict)  # address key -> (input ref, address)
+
+
+class Planner:
+    """Builds the plan from each user's listing; diffs per Canvas user, not per input reference.
+
+    The same person can appear as ``7`` and as ``sis_user_id:S7``. Diffing each reference on its own would
+    make ``mirror`` delete an address the other reference asks to keep, so answers are grouped by the
+    ``user_id`` Canvas puts on every channel, and the diff runs once per group at the end. A user with no
+    channels at all has nothing to delete, so its wanted addresses are planned as creates right away.
+    """
+
+    def __init__(self, channel_type: str, *, mirror: bool) -> None:
+        self.channel_type = channel_type
+        self.mirror = mirror
+        self.plan = Plan()
+        self._users: dict[int, _CanvasUser] = {}
+
+    def add(self, ref: str, wanted: Mapping[str, str], channels: Sequence[Mapping[str, Any]]) -> None:
+        canvas_id = channels[0].get("user_id") if channels else None
+        if not isinstance(canvas_id, int):
+            self.plan.creates.extend(
+                ChannelChange("create", ref, self.channel_type, a) for a in wanted.values()
+            )
+            return
+        user = self._users.get(canvas_id)
+        if user is None:
+            live = {
+                address_key(str(c.get("address", ""))): c
+                for c in channels
+                if c.get("type") == self.channel_type and c.get("workflow_state") in LIVE_STATES
+            }
+            user = self._users[canvas_id] = _CanvasUser(live)
+        for key, address in wanted.items():
+            user.wanted.setdefault(key, (ref, address))
+
+    def finish(self) -> Plan:
+        plan = self.plan
+        for canvas_id, user in self._users.items():
+            plan.current += len(user.live)
+            for key, (ref, address) in user.wanted.items():
+                if key in user.live:
+                    plan.unchanged += 1
+                else:
+                    plan.creates.append(ChannelChange("create", ref, self.channel_type, address))
+            if self.mirror:
+                plan.deletes.extend(
+                    ChannelChange("delete", str(canvas_id), self.channel_type, str(c["address"]), c["id"])
+                    for key, c in user.live.items()
+                    if key not in user.wanted
                 )
+        return plan
 
 
 def check_deletes(deletes: int, current: int, max_deletes: int | float) -> None:

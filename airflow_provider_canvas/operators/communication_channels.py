@@ -353,7 +353,7 @@ class CanvasSyncCommunicationChannelsOperator(BaseOperator):
             CanvasError,
             CanvasNotFoundError,
         )
-        from airflow_provider_canvas.operators._sync import Plan, check_deletes, load_desired, plan_user
+        from airflow_provider_canvas.operators._sync import Planner, check_deletes, load_desired
 
         desired = load_desired(self.desired, self.channel_type)
         if self.mode == "mirror" and not desired.users:
@@ -369,17 +369,18 @@ class CanvasSyncCommunicationChannelsOperator(BaseOperator):
             desired.duplicates,
         )
         hook = CanvasHook(canvas_conn_id=self.canvas_conn_id)
-        plan = Plan()
+        planner = Planner(self.channel_type, mirror=self.mode == "mirror")
+        failures: list[dict[str, Any]] = []
         for user, result in hook.iter_communication_channels_for_users(
             desired.users, max_concurrency=self.max_concurrency
         ):
             wanted = desired.users[str(user)]
             if isinstance(result, CanvasError):
-                plan.failures.extend(_failure(str(user), a, "list", result) for a in wanted.values())
-                continue
-            plan_user(
-                plan, str(user), wanted, result, channel_type=self.channel_type, mirror=self.mode == "mirror"
-            )
+                failures.extend(_failure(str(user), a, "list", result) for a in wanted.values())
+            else:
+                planner.add(str(user), wanted, result)
+        plan = planner.finish()
+        plan.failures = failures
         try:
             check_deletes(len(plan.deletes), plan.current, self.max_deletes)
         except ValueError as error:

@@ -127,10 +127,19 @@ class CanvasCommunicationChannelSensor(BaseSensorOperator):
             timeout=timedelta(seconds=float(self.timeout) + 60),
         )
 
+    def _address_of(self, channel: dict[str, Any]) -> str | None:
+        """The address the trigger left out of its event: as given, or as Canvas stores it (by id)."""
+        if self.address is not None:
+            return str(self.address)
+        listed = self.hook.list_communication_channels(channel.get("user_id") or self.user_id)
+        return next((str(c["address"]) for c in listed if c.get("id") == channel.get("id")), None)
+
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         status = event.get("status")
         if status == "success":
             channel = event.get("channel")
+            if channel is not None and "address" not in channel:
+                channel = {**channel, "address": self._address_of(channel)}
             if channel and isinstance(channel.get("user_id"), int):
                 self.canvas_user_id = channel["user_id"]
             self.log.info("Channel reached %s after %s poll(s).", self.target_state, event.get("polls"))

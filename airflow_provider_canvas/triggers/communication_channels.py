@@ -90,9 +90,10 @@ class CanvasCommunicationChannelTrigger(BaseTrigger):
                 )
                 return
             if done:
-                yield TriggerEvent(
-                    {"status": "success", "channel": dict(channel) if channel else None, "polls": polls}
-                )
+                # The triggerer logs every event at INFO, and an address is personal data: the event
+                # carries the channel without it, and the sensor restores it on the worker.
+                found = {k: v for k, v in channel.items() if k != "address"} if channel else None
+                yield TriggerEvent({"status": "success", "channel": found, "polls": polls})
                 return
             now = time.time()
             if self.timeout_at is not None and now + 0.001 >= self.timeout_at:

@@ -26,7 +26,11 @@ __all__ = [
 CHANNEL_TYPES = ("email", "sms", "push")
 LIVE_STATES = frozenset({"unconfirmed", "active"})
 MAX_ADDRESS_LENGTH = 254
-_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+# RFC 5322 atext for the local part and LDH labels for the domain, ASCII only like Canvas's validator:
+# angle brackets from a mail header or an invisible character pasted from a web page are refused here.
+_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+=^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
+)
 _SMS_NUMBER = re.compile(r"\+?[0-9 ().\-]+")
 _SMS_GATEWAY = re.compile(r"\+?[0-9]{6,20}@[^@\s.]+(\.[^@\s.]+)+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -43,25 +47,26 @@ def validate_channel_type(value: object, *, field: str = "channel_type") -> str:
     return value.strip().lower()
 
 
-def validate_address(channel_type: str, address: object, *, field: str = "address") -> str:
+def validate_address(
+    channel_type: str, address: object, *, field: str = "address", show_value: bool = True
+) -> str:
     """A plausible e-mail address or SMS number for ``channel_type``; returned stripped, case kept."""
     if address is None or (isinstance(address, str) and not address.strip()):
         raise ValueError(f"{field} is required for {channel_type} channels.")
     if not isinstance(address, str):
         raise ValueError(f"{field} must be a string; got {type(address).__name__}.")
     text = address.strip()
+    shown = f" {text[:80]!r}" if show_value else ""
     if len(text) > MAX_ADDRESS_LENGTH:
         raise ValueError(f"{field} is {len(text)} characters long; the limit is {MAX_ADDRESS_LENGTH}.")
     if _CONTROL.search(text):
         raise ValueError(f"{field} contains control characters.")
     if channel_type == "email":
         if not _EMAIL.fullmatch(text) or "/" in text or "?" in text:
-            raise ValueError(
-                f"{field} {text!r} is not a plausible e-mail address (expected name@domain.tld)."
-            )
+            raise ValueError(f"{field}{shown} is not a plausible e-mail address (expected name@domain.tld).")
     elif channel_type == "sms" and not (_is_phone_number(text) or _SMS_GATEWAY.fullmatch(text)):
         raise ValueError(
-            f"{field} {text!r} is not an SMS number: use digits with an optional leading '+' "
+            f"{field}{shown} is not an SMS number: use digits with an optional leading '+' "
             "(e.g. +15551234567) or a carrier gateway address (5551234567@carrier.example)."
         )
     return text
@@ -70,8 +75,12 @@ def validate_address(channel_type: str, address: object, *, field: str = "addres
 def validate_push_token(token: object, *, field: str = "token") -> str:
     if not isinstance(token, str) or not token.strip():
         raise ValueError(f"{field} is required for push channels: give the device's push registration token.")
-    if _CONTROL.search(token) or len(token) > 4096:
-        raise ValueError(f"{field} is not a valid push registration token.")
+    if _CONTROL.search(token):
+        raise ValueError(f"{field} contains control characters; remove them (line breaks included).")
+    if len(token) > 4096:
+        raise ValueError(
+            f"{field} is {len(token)} characters long; push registration tokens are at most 4096."
+        )
     return token.strip()
 
 

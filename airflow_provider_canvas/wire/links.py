@@ -7,7 +7,8 @@ links are opaque, so the parser only splits the header and never interprets the 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sized
-from urllib.parse import urljoin
+from contextlib import suppress
+from urllib.parse import urljoin, urlsplit
 
 from airflow_provider_canvas.exceptions import CanvasResponseError
 from airflow_provider_canvas.wire.urls import origin, safe_url
@@ -79,20 +80,14 @@ def next_page_url(
     """
     links = _links(headers)
     seen.add(current_url)
-    if "current" in links:
-        seen.add(urljoin(current_url, links["current"]))
+    # Only ``next`` is ever followed; an odd ``current`` just cannot help detect loops.
+    with suppress(CanvasResponseError):
+        if "current" in links:
+            seen.add(_same_origin_url(current_url, links["current"], base_url))
     link = links.get("next")
     if not len(page) or not link:
         return None
-    target = urljoin(current_url, link)
-    if origin(target) != origin(base_url):
-        scheme, host, port = origin(target)
-        raise CanvasResponseError(
-            f"Refused to follow a pagination link to {scheme}://{host}:{port}: it is not the connection's "
-            f"origin {base_url}, and the access token is only sent there.",
-            method="GET",
-            url=safe_url(current_url),
-        )
+    target = _same_origin_url(current_url, link, base_url)
     if target in seen:
         raise CanvasResponseError(
             f"Canvas's pagination for GET {safe_url(current_url)} points back at a page already read "
@@ -101,6 +96,39 @@ def next_page_url(
             url=safe_url(current_url),
         )
     return target
+
+
+def _same_origin_url(current_url: str, link: str, base_url: str) -> str:
+    """The ``next`` link rebuilt on the connection's own origin, or a refusal.
+
+    Checking the link's origin is not enough on its own: parsers disagree on odd URLs (urllib reads
+    ``http://a\\@b/`` as host ``b``, urllib3 as host ``a``), and the one that sends the request is not
+    the one that checked. So only the link's path and query are kept, and the URL the token goes to is
+    rebuilt from ``base_url``; anything odd about the authority is refused outright.
+    """
+    try:
+        parts = urlsplit(urljoin(current_url, link))
+        foreign = (
+            "\\" in link
+            or any(ord(ch) < 33 or ord(ch) > 126 for ch in link)
+            or bool(parts.username or parts.password)
+            or origin(parts.geturl()) != origin(base_url)
+        )
+    except ValueError:  # an unparseable port or IPv6 literal, a host that fails NFKC checks
+        foreign = True
+    if foreign:
+        try:
+            scheme, host, port = origin(link) if "\\" not in link else ("", "", None)
+            shown = f"{scheme}://{host}:{port}" if host else "an unusable URL"
+        except ValueError:
+            shown = "an unusable URL"
+        raise CanvasResponseError(
+            f"Refused to follow a pagination link to {shown}: it is not the connection's origin "
+            f"{base_url}, and the access token is only sent there.",
+            method="GET",
+            url=safe_url(current_url),
+        )
+    return base_url + (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
 def _links(headers: Mapping[str, str]) -> dict[str, str]:

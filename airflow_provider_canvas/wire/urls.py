@@ -59,16 +59,19 @@ def encode_segment(value: str, *, field: str = "value") -> str:
 def _positive_id(text: str, field: str) -> str | None:
     if _DIGITS.fullmatch(text):
         if len(text) > MAX_ID_DIGITS or int(text) <= 0:
-            raise ValueError(f"{field} {text!r} is not a Canvas id: ids are positive and at most 19 digits.")
+            raise ValueError(
+                f"{field} {_clip(text)!r} is not a Canvas id: ids are positive and at most 19 digits."
+            )
         return str(int(text))
     return None
 
 
-def user_id_segment(user_id: object, *, field: str = "user_id") -> str:
+def user_id_segment(user_id: object, *, field: str = "user_id", show_value: bool = True) -> str:
     """Validate a Canvas user reference and return it as one encoded path segment.
 
     Accepted: a positive int, a numeric string, ``self``, or ``<prefix>:<value>`` with a prefix Canvas
     knows (``sis_user_id:``, ``sis_login_id:``, ...). Canvas's route refuses ids ending in ``.json``.
+    ``show_value=False`` keeps the value out of the message (an SIS login id is often an e-mail address).
     """
     if isinstance(user_id, bool) or not isinstance(user_id, (int, str)):
         raise ValueError(
@@ -76,10 +79,11 @@ def user_id_segment(user_id: object, *, field: str = "user_id") -> str:
             f"got {type(user_id).__name__}."
         )
     text = str(user_id).strip() if isinstance(user_id, str) else str(user_id)
+    shown = f" {_clip(text)!r}" if show_value else ""
     if not text:
         raise ValueError(f"{field} is empty; give a Canvas user id, 'self' or 'sis_user_id:...'.")
     if text.startswith("-") and _DIGITS.fullmatch(text[1:]):
-        raise ValueError(f"{field} {text!r} is not a Canvas id: ids are positive.")
+        raise ValueError(f"{field}{shown} is not a Canvas id: ids are positive.")
     numeric = _positive_id(text, field)
     if numeric is not None:
         return numeric
@@ -88,19 +92,27 @@ def user_id_segment(user_id: object, *, field: str = "user_id") -> str:
     prefix, sep, rest = text.partition(":")
     if not sep or prefix not in USER_ID_PREFIXES:
         raise ValueError(
-            f"{field} {_clip(text)!r} is not a Canvas user reference: use a numeric id, 'self', or a "
+            f"{field}{shown} is not a Canvas user reference: use a numeric id, 'self', or a "
             f"prefixed id such as 'sis_user_id:...' or 'sis_login_id:...' "
             f"(known prefixes: {', '.join(USER_ID_PREFIXES)})."
         )
+    if prefix == "hex":  # Canvas's deprecated hex:sis_user_id:<hex> form, for SIS ids ending in .json
+        inner, _, rest = rest.partition(":")
+        if inner != "sis_user_id" or not re.fullmatch(r"(?:[0-9a-fA-F]{2})+", rest or "x"):
+            if not rest.strip():
+                raise ValueError(f"{field}{shown} has an empty value after 'hex:sis_user_id:'.")
+            raise ValueError(
+                f"{field}{shown}: the hex form is 'hex:sis_user_id:' followed by hex digit pairs."
+            )
     if not rest.strip():
-        raise ValueError(f"{field} {text!r} has an empty value after '{prefix}:'.")
+        raise ValueError(f"{field}{shown} has an empty value after '{prefix}:'.")
     if len(text) > MAX_SEGMENT_LENGTH:
         raise ValueError(
             f"{field} is {len(text)} characters long; Canvas ids are at most {MAX_SEGMENT_LENGTH}."
         )
     if text.lower().endswith(".json"):
         raise ValueError(
-            f"{field} {_clip(text)!r} ends in '.json', which Canvas's router strips as a format suffix; "
+            f"{field}{shown} ends in '.json', which Canvas's router strips as a format suffix; "
             "use the 'hex:sis_user_id:<hex>' form for such ids."
         )
     return encode_segment(text, field=field)
