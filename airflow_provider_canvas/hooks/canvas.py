@@ -28,7 +28,6 @@ from airflow_provider_canvas.exceptions import (
     CanvasError,
     CanvasInputError,
     CanvasNotFoundError,
-    CanvasResponseError,
 )
 from airflow_provider_canvas.hooks._bulk import Progress, bulk_map, known_length
 from airflow_provider_canvas.hooks._governor import Governor, governor_for
@@ -50,7 +49,13 @@ from airflow_provider_canvas.wire.config import (
     CanvasConnectionSettings,
     parse_connection,
 )
-from airflow_provider_canvas.wire.errors import check_answer, is_throttle, require_list
+from airflow_provider_canvas.wire.errors import (
+    check_answer,
+    is_throttle,
+    no_answer_error,
+    require_list,
+    unreadable_body_error,
+)
 from airflow_provider_canvas.wire.links import next_page_url
 from airflow_provider_canvas.wire.urls import (
     api_path,
@@ -393,13 +398,7 @@ class CanvasHook(BaseHook):
         except requests.RequestException as exc:
             raise self._network_error(exc, method, url, attempts) from None
         except TransientBodyError:
-            raise CanvasResponseError(
-                f"Canvas answered {method} {safe_url(url)} with a body that is not valid JSON "
-                "(empty, truncated or malformed).",
-                method=method,
-                url=safe_url(url),
-                attempts=attempts,
-            ) from None
+            raise unreadable_body_error(method, url, attempts) from None
         check_answer(
             status=outcome.status_code,
             headers=outcome.headers,
@@ -430,17 +429,18 @@ class CanvasHook(BaseHook):
     def _network_error(
         self, exc: requests.RequestException, method: str, url: str, attempts: int
     ) -> CanvasConnectionError:
-        where = safe_url(url)
         if isinstance(exc, requests.exceptions.SSLError):
-            summary = (
+            where = safe_url(url)
+            return CanvasConnectionError(
                 f"TLS verification failed for {origin(url)[1]}: {_tls_reason(exc)}. If Canvas uses a private "
-                "certificate authority, set the connection extra 'verify' to its CA bundle path."
+                "certificate authority, set the connection extra 'verify' to its CA bundle path.",
+                method=method,
+                url=where,
+                attempts=attempts,
             )
-        elif isinstance(exc, requests.exceptions.Timeout):
-            summary = f"{method} {where} timed out (timeout {self.settings.timeout:g}s per request)."
-        else:
-            summary = f"Could not reach Canvas for {method} {where}: {type(exc).__name__}."
-        return CanvasConnectionError(summary, method=method, url=where, attempts=attempts)
+        if isinstance(exc, requests.exceptions.Timeout):
+            return no_answer_error(method, url, attempts=attempts, timeout=self.settings.timeout)
+        return no_answer_error(method, url, attempts=attempts, failure=type(exc).__name__)
 
     # -- pagination ---------------------------------------------------------------------------------------
 

@@ -19,7 +19,6 @@ from tenacity import AsyncRetrying, RetryCallState
 
 from airflow_provider_canvas import __version__
 from airflow_provider_canvas._compat import BaseHook
-from airflow_provider_canvas.exceptions import CanvasConnectionError, CanvasResponseError
 from airflow_provider_canvas.hooks.canvas import CHANNELS, CanvasHook, settings_from_connection
 from airflow_provider_canvas.wire.backoff import (
     RetryPolicy,
@@ -28,9 +27,14 @@ from airflow_provider_canvas.wire.backoff import (
     tenacity_kwargs,
 )
 from airflow_provider_canvas.wire.config import CanvasConnectionSettings
-from airflow_provider_canvas.wire.errors import check_answer, require_list
+from airflow_provider_canvas.wire.errors import (
+    check_answer,
+    no_answer_error,
+    require_list,
+    unreadable_body_error,
+)
 from airflow_provider_canvas.wire.links import next_page_url
-from airflow_provider_canvas.wire.urls import api_path, redact_path, safe_url, user_id_segment
+from airflow_provider_canvas.wire.urls import api_path, redact_path, user_id_segment
 
 __all__ = ["CanvasAsyncHook"]
 
@@ -134,19 +138,11 @@ class CanvasAsyncHook(BaseHook):
         try:
             response: httpx.Response = await retrying(attempt)
         except httpx.TransportError as exc:
-            summary = (
-                f"GET {safe_url(url)} timed out (timeout {settings.timeout:g}s per request)."
-                if isinstance(exc, httpx.TimeoutException)
-                else f"Could not reach Canvas for GET {safe_url(url)}: {type(exc).__name__}."
-            )
-            raise CanvasConnectionError(summary, method="GET", url=safe_url(url), attempts=attempts) from None
+            if isinstance(exc, httpx.TimeoutException):
+                raise no_answer_error("GET", url, attempts=attempts, timeout=settings.timeout) from None
+            raise no_answer_error("GET", url, attempts=attempts, failure=type(exc).__name__) from None
         except TransientBodyError:
-            raise CanvasResponseError(
-                f"Canvas answered GET {safe_url(url)} with a body that is not valid JSON.",
-                method="GET",
-                url=safe_url(url),
-                attempts=attempts,
-            ) from None
+            raise unreadable_body_error("GET", url, attempts) from None
         check_answer(
             status=response.status_code,
             headers=response.headers,

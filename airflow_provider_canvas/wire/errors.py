@@ -13,6 +13,7 @@ from urllib.parse import urljoin
 
 from airflow_provider_canvas.exceptions import (
     CanvasAuthenticationError,
+    CanvasConnectionError,
     CanvasDuplicateChannelError,
     CanvasError,
     CanvasNotFoundError,
@@ -29,8 +30,10 @@ __all__ = [
     "error_class_for",
     "error_from_response",
     "is_throttle",
+    "no_answer_error",
     "parse_error_messages",
     "require_list",
+    "unreadable_body_error",
 ]
 
 THROTTLE_MARKER = "rate limit exceeded"
@@ -213,3 +216,25 @@ def require_list(data: Any, url: str) -> list:
             url=safe_url(url),
         )
     return data
+
+
+def unreadable_body_error(method: str, url: str, attempts: int) -> CanvasResponseError:
+    """A 2xx whose body stayed empty, truncated or malformed through every retry."""
+    return CanvasResponseError(
+        f"Canvas answered {method} {safe_url(url)} with a body that is not valid JSON "
+        "(empty, truncated or malformed).",
+        method=method,
+        url=safe_url(url),
+        attempts=attempts,
+    )
+
+
+def no_answer_error(
+    method: str, url: str, *, attempts: int, timeout: float | None = None, failure: str = ""
+) -> CanvasConnectionError:
+    """No usable answer after every retry: timed out (``timeout`` given) or unreachable (``failure``)."""
+    if timeout is not None:
+        summary = f"{method} {safe_url(url)} timed out (timeout {timeout:g}s per request)."
+    else:
+        summary = f"Could not reach Canvas for {method} {safe_url(url)}: {failure}."
+    return CanvasConnectionError(summary, method=method, url=safe_url(url), attempts=attempts)
