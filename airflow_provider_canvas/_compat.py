@@ -7,9 +7,13 @@ still lives in core.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from airflow.sdk import BaseOperator, BaseOperatorLink, BaseSensorOperator, Context
 from airflow.sdk.log import mask_secret
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+if TYPE_CHECKING:
+    from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 try:
     from airflow.sdk import BaseHook, conf
@@ -28,6 +32,16 @@ except ImportError:  # pragma: no cover - Airflow 3.0
         AirflowSkipException,
     )
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
+
+
+def __getattr__(name: str) -> Any:
+    """The trigger base is imported on first use: DAG files that only use operators never pay for it."""
+    if name in ("BaseTrigger", "TriggerEvent"):
+        import airflow.triggers.base
+
+        return getattr(airflow.triggers.base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AirflowException",

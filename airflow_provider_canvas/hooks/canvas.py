@@ -7,6 +7,7 @@ error shapes, retry policy) come from :mod:`airflow_provider_canvas.wire`, share
 from __future__ import annotations
 
 import logging
+import os
 import ssl
 import threading
 import time
@@ -44,6 +45,7 @@ from airflow_provider_canvas.wire.channels import (
     validate_push_token,
 )
 from airflow_provider_canvas.wire.config import (
+    DEFAULT_CONN_ID,
     KNOWN_EXTRAS,
     MAX_CONCURRENCY_LIMIT,
     CanvasConnectionSettings,
@@ -130,6 +132,13 @@ class _Outcome:
         return self.response.text
 
 
+def _resolve_verify(verify: bool | str) -> bool | str:
+    """What requests itself would verify against: a CA bundle from the environment unless told otherwise."""
+    if verify is True:
+        return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return verify
+
+
 def _header_float(response: requests.Response, name: str) -> float | None:
     value = response.headers.get(name)
     try:
@@ -204,7 +213,7 @@ class CanvasHook(BaseHook):
     """
 
     conn_name_attr = "canvas_conn_id"
-    default_conn_name = "canvas_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = "canvas"
     hook_name = "Canvas LMS"
     # First backoff window in seconds; Canvas's bucket drains 10 units/s, so ~1 s clears a throttle.
@@ -219,6 +228,7 @@ class CanvasHook(BaseHook):
         self._settings: CanvasConnectionSettings | None = None
         self._session: requests.Session | None = None
         self._governor: Governor | None = None
+        self._verify: bool | str = True
         self._lock = threading.Lock()
         self.rate_limit = RateLimitStatus()
 
@@ -268,7 +278,11 @@ class CanvasHook(BaseHook):
                 settings = self.settings
                 session = requests.Session()
                 session.auth = _BearerAuth(settings.token)
-                session.verify = settings.verify
+                # requests reads proxies, CA bundle and netrc from the environment on every request (about
+                # half a millisecond each time); every request here goes to one origin, so read them once.
+                session.trust_env = False
+                session.proxies = requests.utils.get_environ_proxies(settings.base_url)
+                session.verify = self._verify = _resolve_verify(settings.verify)
                 session.headers.update(
                     {
                         "Accept": "application/json",
@@ -277,9 +291,7 @@ class CanvasHook(BaseHook):
                     }
                 )
                 # Retries are ours (tenacity); the pool is sized for the bulk helpers' concurrency.
-                adapter = HTTPAdapter(
-                    pool_connections=2, pool_maxsize=max(10, settings.max_concurrency), max_retries=0
-                )
+                adapter = HTTPAdapter(pool_connections=2, pool_maxsize=MAX_CONCURRENCY_LIMIT, max_retries=0)
                 session.mount("https://", adapter)
                 session.mount("http://", adapter)
                 self._session = session
@@ -332,7 +344,6 @@ class CanvasHook(BaseHook):
             started = time.monotonic()
             try:
                 with governor.slot():
-                    # verify is passed per request: requests lets REQUESTS_CA_BUNDLE override session.verify.
                     response = session.request(
                         method,
                         url,
@@ -341,7 +352,7 @@ class CanvasHook(BaseHook):
                         json=json,
                         timeout=timeout,
                         allow_redirects=False,
-                        verify=settings.verify,
+                        verify=self._verify,
                     )
             except requests.RequestException as exc:
                 self.log.log(

@@ -11,7 +11,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_canvas._compat import BaseOperator, mask_secret
-from airflow_provider_canvas.hooks.canvas import CanvasHook
 from airflow_provider_canvas.links.canvas import CanvasUserLink
 from airflow_provider_canvas.wire.channels import (
     CHANNEL_TYPES,
@@ -19,9 +18,11 @@ from airflow_provider_canvas.wire.channels import (
     find_channel,
     validate_channel_type,
 )
+from airflow_provider_canvas.wire.config import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from airflow_provider_canvas._compat import Context
+    from airflow_provider_canvas.hooks.canvas import CanvasHook
 
 __all__ = [
     "CanvasCreateCommunicationChannelOperator",
@@ -61,13 +62,15 @@ class _CanvasChannelOperator(BaseOperator):
     operator_extra_links = (CanvasUserLink(),)
     ui_color = "#e4f0e8"
 
-    def __init__(self, *, canvas_conn_id: str = CanvasHook.default_conn_name, **kwargs: Any) -> None:
+    def __init__(self, *, canvas_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.canvas_conn_id = canvas_conn_id
         self.canvas_user_id: int | None = None
 
     @cached_property
     def hook(self) -> CanvasHook:
+        from airflow_provider_canvas.hooks.canvas import CanvasHook
+
         return CanvasHook(canvas_conn_id=self.canvas_conn_id)
 
     def _remember_user(self, channel: dict | None) -> None:
@@ -263,9 +266,7 @@ class CanvasDeletePushTokenOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("push_token",)
 
-    def __init__(
-        self, *, push_token: str, canvas_conn_id: str = CanvasHook.default_conn_name, **kwargs: Any
-    ) -> None:
+    def __init__(self, *, push_token: str, canvas_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.push_token = push_token
         self.canvas_conn_id = canvas_conn_id
@@ -276,6 +277,8 @@ class CanvasDeletePushTokenOperator(BaseOperator):
             mask_secret(self.push_token)
 
     def execute(self, context: Context) -> dict:
+        from airflow_provider_canvas.hooks.canvas import CanvasHook
+
         return CanvasHook(canvas_conn_id=self.canvas_conn_id).delete_push_token(self.push_token)
 
 
@@ -316,7 +319,7 @@ class CanvasSyncCommunicationChannelsOperator(BaseOperator):
         max_deletes: int | float = 0.1,
         max_concurrency: int | None = None,
         plan_path: str | None = None,
-        canvas_conn_id: str = CanvasHook.default_conn_name,
+        canvas_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -368,6 +371,8 @@ class CanvasSyncCommunicationChannelsOperator(BaseOperator):
             desired.addresses,
             desired.duplicates,
         )
+        from airflow_provider_canvas.hooks.canvas import CanvasHook
+
         hook = CanvasHook(canvas_conn_id=self.canvas_conn_id)
         planner = Planner(self.channel_type, mirror=self.mode == "mirror")
         failures: list[dict[str, Any]] = []

@@ -20,21 +20,21 @@ from airflow_provider_canvas._compat import (
     BaseSensorOperator,
     conf,
 )
-from airflow_provider_canvas.hooks.canvas import CanvasHook
 from airflow_provider_canvas.links.canvas import CanvasUserLink
-from airflow_provider_canvas.triggers.communication_channels import CanvasCommunicationChannelTrigger
 from airflow_provider_canvas.wire.channels import (
     match_target_state,
     validate_address,
     validate_channel_type,
     validate_target_state,
 )
+from airflow_provider_canvas.wire.config import DEFAULT_CONN_ID
 from airflow_provider_canvas.wire.urls import channel_id_segment, user_id_segment
 
 if TYPE_CHECKING:
     from airflow.sdk import PokeReturnValue
 
     from airflow_provider_canvas._compat import Context
+    from airflow_provider_canvas.hooks.canvas import CanvasHook
 
 __all__ = ["CanvasCommunicationChannelSensor"]
 
@@ -65,7 +65,7 @@ class CanvasCommunicationChannelSensor(BaseSensorOperator):
         channel_id: int | str | None = None,
         target_state: str = "active",
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        canvas_conn_id: str = CanvasHook.default_conn_name,
+        canvas_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -84,6 +84,8 @@ class CanvasCommunicationChannelSensor(BaseSensorOperator):
 
     @cached_property
     def hook(self) -> CanvasHook:
+        from airflow_provider_canvas.hooks.canvas import CanvasHook
+
         return CanvasHook(canvas_conn_id=self.canvas_conn_id)
 
     def _target(self) -> dict[str, Any]:
@@ -114,6 +116,8 @@ class CanvasCommunicationChannelSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
+        from airflow_provider_canvas.triggers.communication_channels import CanvasCommunicationChannelTrigger
+
         target = self._target()
         self.defer(
             trigger=CanvasCommunicationChannelTrigger(

@@ -15,8 +15,15 @@ from urllib.parse import urlsplit
 from airflow_provider_canvas.exceptions import CanvasConfigurationError
 from airflow_provider_canvas.wire.urls import API_PREFIX, is_loopback_host
 
-__all__ = ["KNOWN_EXTRAS", "CanvasConnectionSettings", "normalize_base_url", "parse_connection"]
+__all__ = [
+    "DEFAULT_CONN_ID",
+    "KNOWN_EXTRAS",
+    "CanvasConnectionSettings",
+    "normalize_base_url",
+    "parse_connection",
+]
 
+DEFAULT_CONN_ID = "canvas_default"
 DEFAULT_PER_PAGE = 100
 MAX_PER_PAGE = 100
 DEFAULT_TIMEOUT = 30.0

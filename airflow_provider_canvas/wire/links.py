@@ -6,6 +6,7 @@ links are opaque, so the parser only splits the header and never interprets the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sized
 from contextlib import suppress
 from urllib.parse import urljoin, urlsplit
@@ -15,26 +16,14 @@ from airflow_provider_canvas.wire.urls import origin, safe_url
 
 __all__ = ["next_link", "next_page_url", "parse_link_header"]
 
+# A comma followed by a new "<": "<" cannot appear unescaped inside a URL reference.
+_ENTRY_SEPARATOR = re.compile(r",\s*(?=<)")
+_NOT_PRINTABLE_ASCII = re.compile(r"[^\x21-\x7e]")
+
 
 def _split_entries(value: str) -> list[str]:
-    """Split on commas outside ``<...>`` and quoted strings (URLs may legally contain commas)."""
-    entries: list[str] = []
-    current: list[str] = []
-    in_url = in_quote = False
-    for char in value:
-        if char == "<" and not in_quote:
-            in_url = True
-        elif char == ">" and not in_quote:
-            in_url = False
-        elif char == '"' and not in_url:
-            in_quote = not in_quote
-        elif char == "," and not in_url and not in_quote:
-            entries.append("".join(current))
-            current = []
-            continue
-        current.append(char)
-    entries.append("".join(current))
-    return [entry.strip() for entry in entries if entry.strip()]
+    """Split on the commas that start a new ``<url>`` entry (URLs may legally contain commas)."""
+    return [entry.strip() for entry in _ENTRY_SEPARATOR.split(value) if entry.strip()]
 
 
 def parse_link_header(value: str | None) -> dict[str, str]:
@@ -110,7 +99,7 @@ def _same_origin_url(current_url: str, link: str, base_url: str) -> str:
         parts = urlsplit(urljoin(current_url, link))
         foreign = (
             "\\" in link
-            or any(ord(ch) < 33 or ord(ch) > 126 for ch in link)
+            or _NOT_PRINTABLE_ASCII.search(link) is not None
             or bool(parts.username or parts.password)
             or origin(parts.geturl()) != origin(base_url)
         )
@@ -132,7 +121,7 @@ def _same_origin_url(current_url: str, link: str, base_url: str) -> str:
 
 
 def _links(headers: Mapping[str, str]) -> dict[str, str]:
-    for name, value in headers.items():
-        if name.lower() == "link":
-            return parse_link_header(value)
-    return {}
+    value = headers.get("link") or headers.get("Link")  # requests' and httpx's headers ignore case
+    if value is None:
+        value = next((v for k, v in headers.items() if k.lower() == "link"), None)  # plain dicts
+    return parse_link_header(value)
