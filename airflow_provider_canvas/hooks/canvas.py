@@ -465,7 +465,7 @@ class CanvasHook(BaseHook):
     def _iter_pages(
         self, url: str, params: dict[str, Any] | None, *, log_level: int = logging.INFO
     ) -> Iterator[dict]:
-        seen: set[str] = set()
+        seen: set[int] = set()
         next_url: str | None = url
         while next_url:
             outcome = self._send("GET", next_url, params=params, expect_json=True, log_level=log_level)

@@ -159,7 +159,7 @@ class CanvasAsyncHook(BaseHook):
         settings = await self.asettings()
         next_url: str | None = settings.base_url + api_path("users", segment, CHANNELS)
         params: dict[str, Any] | None = {"per_page": settings.per_page}
-        seen: set[str] = set()
+        seen: set[int] = set()
         async with self._client(settings) as client:
             while next_url:
                 response, data = await self._get_json(client, settings, next_url, params)

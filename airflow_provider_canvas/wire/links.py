@@ -57,7 +57,7 @@ def next_link(headers: Mapping[str, str]) -> str | None:
 
 
 def next_page_url(
-    current_url: str, headers: Mapping[str, str], page: Sized, *, base_url: str, seen: set[str]
+    current_url: str, headers: Mapping[str, str], page: Sized, *, base_url: str, seen: set[int]
 ) -> str | None:
     """Where pagination goes after ``page``: None when the list is complete, else the next URL.
 
@@ -65,19 +65,20 @@ def next_page_url(
     host or port is refused (the access token is only ever sent to the connection's origin), and so is a
     ``next`` that points back at a page already fetched: stopping quietly there would hand back part of
     the list as if it were all of it, and a mirror sync or an "absent" check would act on that.
-    ``seen`` collects the URLs fetched so far, under both the requested and Canvas's ``current`` form.
+    ``seen`` collects the hashes of the URLs fetched so far (the requested and Canvas's ``current``
+    form): hashes, not strings, so a 100,000-item list costs a few bytes per page, not a URL per page.
     """
     links = _links(headers)
-    seen.add(current_url)
+    seen.add(hash(current_url))
     # Only ``next`` is ever followed; an odd ``current`` just cannot help detect loops.
     with suppress(CanvasResponseError):
         if "current" in links:
-            seen.add(_same_origin_url(current_url, links["current"], base_url))
+            seen.add(hash(_same_origin_url(current_url, links["current"], base_url)))
     link = links.get("next")
     if not len(page) or not link:
         return None
     target = _same_origin_url(current_url, link, base_url)
-    if target in seen:
+    if hash(target) in seen:
         raise CanvasResponseError(
             f"Canvas's pagination for GET {safe_url(current_url)} points back at a page already read "
             "(a Link loop), so the rest of the list cannot be reached; failing instead of returning part.",
