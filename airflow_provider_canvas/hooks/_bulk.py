@@ -6,9 +6,11 @@ work in flight, not the number of users; results come back in completion order.
 
 from __future__ import annotations
 
+import queue
 import time
 from collections.abc import Callable, Iterable, Iterator, Sized
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 __all__ = ["Progress", "bulk_map"]
@@ -75,34 +77,49 @@ class Progress:
 def bulk_map(
     fn: Callable[[T], R], items: Iterable[T], *, workers: int, progress: Progress | None = None
 ) -> Iterator[tuple[T, R]]:
-    """Yield ``(item, fn(item))`` as they finish; ``fn`` must not raise (return errors as values)."""
+    """Yield ``(item, fn(item))`` as they finish; ``fn`` must not raise (return errors as values).
+
+    Finished work arrives through a queue fed by done-callbacks, so the cost per item does not grow with
+    the number of pending futures (``concurrent.futures.wait`` re-arms a waiter on each of them).
+    """
     source = iter(items)
-    window = 2 * workers
+    finished: queue.SimpleQueue[tuple[T, Future[R]]] = queue.SimpleQueue()
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="canvas-bulk")
-    pending: dict[Future[R], T] = {}
+    pending = 0
+
+    def submit_up_to(window: int) -> None:
+        nonlocal pending
+        while pending < window:
+            try:
+                item = next(source)
+            except StopIteration:
+                return
+            future = pool.submit(fn, item)
+            future.add_done_callback(partial(_deliver, finished, item))
+            pending += 1
+
     try:
-        for item in source:
-            pending[pool.submit(fn, item)] = item
-            if len(pending) >= window:
-                break
+        submit_up_to(2 * workers)
         while pending:
-            timeout = progress.interval if progress else None
-            finished, _ = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
-            for future in finished:
-                item = pending.pop(future)
-                yield item, future.result()
+            try:
+                item, future = finished.get(timeout=progress.interval if progress else None)
+            except queue.Empty:
                 if progress:
-                    progress.tick()
-            if not finished and progress:
-                progress.report()
-            for item in source:
-                pending[pool.submit(fn, item)] = item
-                if len(pending) >= window:
-                    break
+                    progress.report()
+                continue
+            pending -= 1
+            yield item, future.result()
+            if progress:
+                progress.tick()
+            submit_up_to(2 * workers)
         if progress:
             progress.report(final=True)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _deliver(finished: queue.SimpleQueue[tuple[T, Future[R]]], item: T, future: Future[R]) -> None:
+    finished.put((item, future))
 
 
 def known_length(items: Iterable[Any]) -> int | None:

@@ -70,13 +70,13 @@ def next_page_url(
     """
     links = _links(headers)
     seen.add(hash(current_url))
+    link = links.get("next")
+    if not len(page) or not link:
+        return None
     # Only ``next`` is ever followed; an odd ``current`` just cannot help detect loops.
     with suppress(CanvasResponseError):
         if "current" in links:
             seen.add(hash(_same_origin_url(current_url, links["current"], base_url)))
-    link = links.get("next")
-    if not len(page) or not link:
-        return None
     target = _same_origin_url(current_url, link, base_url)
     if hash(target) in seen:
         raise CanvasResponseError(
