@@ -3,6 +3,12 @@
 The first line on stdout is one JSON object (``base_url``, ``admin_token``, ``user_token``,
 ``connection_json``, user ids) so a script can start the server as a subprocess and read its address; hints
 for humans go to stderr. Runs until Ctrl-C or SIGTERM, then stops cleanly.
+
+``--seed-users N --seed-channels K`` gives each seeded user K active e-mail channels, ``<sis id>@example.edu``
+then ``<sis id>.2@example.edu`` .. ``<sis id>.K@example.edu`` (seeded directly, so past Canvas's 100-per-user
+cap); the JSON line's ``seeded_users`` says which ids they got (``first_id`` .. ``last_id``, consecutive).
+A script in another process reads counters and state through the ``/__fake__/`` control routes
+(:mod:`airflow_provider_canvas.testing.control`); ``--no-control`` turns them off.
 """
 
 from __future__ import annotations
@@ -27,6 +33,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--seed-users", type=int, default=0, metavar="N", help="add N users (SIS ids student000001..)"
     )
+    parser.add_argument(
+        "--seed-channels",
+        type=int,
+        default=0,
+        metavar="K",
+        help="give each seeded user K active e-mail channels (<sis id>@example.edu, <sis id>.2@...)",
+    )
     parser.add_argument("--no-demo", action="store_true", help="skip the demo channels and students")
     parser.add_argument("--throttle-status", type=int, choices=(403, 429), default=defaults.throttle_status)
     parser.add_argument("--no-throttle", action="store_true", help="never refuse (headers are still sent)")
@@ -38,11 +51,28 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--per-page-max", type=int, default=100)
     parser.add_argument("--auth-error-updates", action="store_true", help="403 instead of 401 when forbidden")
     parser.add_argument("--verbose", action="store_true", help="log each request to stderr")
+    parser.add_argument(
+        "--no-control", action="store_true", help="do not serve the /__fake__/ control routes"
+    )
     return parser
 
 
+def seed_channels(canvas: FakeCanvas, user_ids: list[int], per_user: int, *, prefix: str = "student") -> None:
+    """``per_user`` e-mail channels for each user of one ``add_users(prefix=prefix)`` call, named after
+    its SIS ids (numbered from 1 in that call), so a script in another process can predict them."""
+    for number, user_id in enumerate(user_ids, start=1):
+        sis = f"{prefix}{number:06d}"
+        for k in range(1, per_user + 1):
+            canvas.add_channel(user_id, "email", f"{sis}@example.edu" if k == 1 else f"{sis}.{k}@example.edu")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.seed_users < 0 or args.seed_channels < 0:
+        parser.error("--seed-users and --seed-channels must not be negative")
+    if args.seed_channels and not args.seed_users:
+        parser.error("--seed-channels needs --seed-users")
     throttle = ThrottleSettings(
         enabled=not args.no_throttle,
         hwm=args.hwm,
@@ -61,9 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         auth_error_updates=args.auth_error_updates,
         seed_demo=not args.no_demo,
         verbose=args.verbose,
+        control_routes=not args.no_control,
     )
-    if args.seed_users:
-        canvas.add_users(args.seed_users)
+    seeded = canvas.add_users(args.seed_users) if args.seed_users else []
+    seed_channels(canvas, seeded, args.seed_channels)
     done = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -79,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
             "admin_user_id": canvas.admin_user_id,
             "user_user_id": canvas.user_user_id,
             "connection_json": canvas.connection_json(),
+            "seeded_users": {
+                "count": len(seeded),
+                "first_id": seeded[0] if seeded else None,
+                "last_id": seeded[-1] if seeded else None,
+            },
         }
         print(json.dumps(info), flush=True)
         sys.stderr.write(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from .app import CanvasApp
+from .control import ControlRoutes
 from .faults import Fault, FaultPlan
 from .state import AccountSettings, CanvasState
 from .throttle import Throttle, ThrottleSettings
@@ -52,6 +53,10 @@ class FakeCanvas:
       retired e-mail ``old.demo-student-3@example.edu``.
 
     With ``seed_demo=False`` only the two users and their tokens exist, without channels.
+
+    ``control_routes`` (on by default) serves ``/__fake__/stats``, ``/__fake__/channels`` and friends (see
+    :mod:`~airflow_provider_canvas.testing.control`) so a client in another process can read the counters
+    and the state; they bypass the throttle, faults and counters.
     """
 
     def __init__(
@@ -65,6 +70,7 @@ class FakeCanvas:
         auth_error_updates: bool = False,
         seed_demo: bool = True,
         verbose: bool = False,
+        control_routes: bool = True,
     ) -> None:
         self.host = host
         self._requested_port = port
@@ -76,6 +82,7 @@ class FakeCanvas:
             CanvasApp(self._state, per_page_max=per_page_max), self._throttle, self._faults
         )
         self._pipeline.latency = latency
+        self._pipeline.control = ControlRoutes(self) if control_routes else None
         self._server: HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._prefix_counters: dict[str, int] = {}
@@ -147,6 +154,11 @@ class FakeCanvas:
     @latency.setter
     def latency(self, seconds: float) -> None:
         self._pipeline.latency = seconds
+
+    @property
+    def per_page_max(self) -> int:
+        """The largest ``per_page`` the list endpoint honours (Canvas: 100)."""
+        return self._pipeline.app.per_page_max
 
     @property
     def throttle(self) -> ThrottleSettings:

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +25,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import errors
 from .app import CanvasApp
+from .control import CONTROL_PREFIX
 from .faults import LINK_KINDS, REPLACING_KINDS, Fault, FaultPlan, fault_response, rewrite_links
 from .messages import Request, Response
 from .throttle import Throttle, bucket_key, ruby_float
@@ -69,6 +71,8 @@ class Pipeline:
         self._lock = threading.Lock()
         self.received = 0
         self.faults_applied = 0
+        # Answers /__fake__/ routes before anything else, so observing a run never changes it.
+        self.control: Callable[[Request], Response] | None = None
 
     def reset_counters(self) -> None:
         with self._lock:
@@ -82,6 +86,9 @@ class Pipeline:
         except ValueError:  # a Content-Length or chunk size that is not a number
             handler.close_connection = True
             handler.send_error(400)
+            return
+        if self.control is not None and request.path.startswith(CONTROL_PREFIX):
+            _send(handler, request, self.control(request))
             return
         fault = self.faults.pick(request.method, request.path)
         with self._lock:
