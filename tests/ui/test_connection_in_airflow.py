@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -101,3 +102,18 @@ def test_connection_from_a_secrets_backend(fake_canvas, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "(True, 'Connected to" in result.stdout
     assert fake_canvas.requests[0].path == "/api/v1/users/self"
+
+
+def test_airflow_cli_lists_the_provider_and_its_connection_type():
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    providers = subprocess.run(
+        [airflow, "providers", "list", "-o", "json"], capture_output=True, text=True, timeout=120, check=True
+    )
+    (ours,) = [p for p in json.loads(providers.stdout) if p["package_name"] == "airflow-provider-canvas"]
+    assert ours["version"] == "0.1.0"
+    hooks = subprocess.run(
+        [airflow, "providers", "hooks", "-o", "json"], capture_output=True, text=True, timeout=120, check=True
+    )
+    (hook,) = [h for h in json.loads(hooks.stdout) if h["connection_type"] == "canvas"]
+    assert hook["class"] == "airflow_provider_canvas.hooks.canvas.CanvasHook"
+    assert (hook["hook_name"], hook["conn_id_attribute_name"]) == ("Canvas LMS", "canvas_conn_id")
