@@ -10,13 +10,25 @@ import queue
 import time
 from collections.abc import Callable, Iterable, Iterator, Sized
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
-__all__ = ["Progress", "bulk_map"]
+__all__ = ["ChannelChange", "Progress", "bulk_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class ChannelChange:
+    """One planned write of a bulk sync: create ``address`` for ``user_id``, or delete a channel."""
+
+    action: Literal["create", "delete"]
+    user_id: str
+    channel_type: str
+    address: str
+    channel_id: int | None = None
 
 
 class _Logger(Protocol):

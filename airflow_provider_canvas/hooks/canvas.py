@@ -7,13 +7,11 @@ error shapes, retry policy) come from :mod:`airflow_provider_canvas.wire`, share
 from __future__ import annotations
 
 import logging
-import os
-import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from dataclasses import field
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -30,8 +28,18 @@ from airflow_provider_canvas.exceptions import (
     CanvasInputError,
     CanvasNotFoundError,
 )
-from airflow_provider_canvas.hooks._bulk import Progress, bulk_map, known_length
+from airflow_provider_canvas.hooks._bulk import ChannelChange, Progress, bulk_map, known_length
+from airflow_provider_canvas.hooks._connection import settings_from_connection
 from airflow_provider_canvas.hooks._governor import Governor, governor_for
+from airflow_provider_canvas.hooks._requests import (
+    BearerAuth,
+    Outcome,
+    header_float,
+    is_ambiguous,
+    is_transient,
+    resolve_verify,
+    tls_reason,
+)
 from airflow_provider_canvas.wire.backoff import (
     RetryPolicy,
     TransientBodyError,
@@ -46,10 +54,8 @@ from airflow_provider_canvas.wire.channels import (
 )
 from airflow_provider_canvas.wire.config import (
     DEFAULT_CONN_ID,
-    KNOWN_EXTRAS,
     MAX_CONCURRENCY_LIMIT,
     CanvasConnectionSettings,
-    parse_connection,
 )
 from airflow_provider_canvas.wire.errors import (
     check_answer,
@@ -70,28 +76,12 @@ from airflow_provider_canvas.wire.urls import (
     user_id_segment,
 )
 
-__all__ = ["CanvasHook", "ChannelChange", "RateLimitStatus", "settings_from_connection"]
+__all__ = ["CanvasHook", "ChannelChange", "RateLimitStatus"]
 
 CHANNELS = "communication_channels"
 QUIET = logging.DEBUG  # per-request log level inside bulk calls, which log progress lines instead
-_EXTRA_PREFIX = "extra__canvas__"
 
 
-class _BearerAuth(requests.auth.AuthBase):
-    """Bearer auth as a requests auth object, so ``~/.netrc`` can never replace it and reprs stay clean."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        return request
-
-    def __repr__(self) -> str:
-        return "_BearerAuth(<redacted>)"
-
-
-@dataclass
 class RateLimitStatus:
     """The latest throttle headers: ``X-Rate-Limit-Remaining`` (bucket room) and ``X-Request-Cost``."""
 
@@ -99,111 +89,6 @@ class RateLimitStatus:
     cost: float | None = None
     throttled: int = 0
     updated_at: float | None = field(default=None, repr=False)
-
-
-@dataclass(frozen=True)
-class ChannelChange:
-    """One planned write of a bulk sync: create ``address`` for ``user_id``, or delete a channel."""
-
-    action: Literal["create", "delete"]
-    user_id: str
-    channel_type: str
-    address: str
-    channel_id: int | None = None
-
-
-@dataclass
-class _Outcome:
-    """One attempt's answer; looks like a response to the retry policy (status, headers, text)."""
-
-    response: requests.Response
-    data: Any = None
-
-    @property
-    def status_code(self) -> int:
-        return self.response.status_code
-
-    @property
-    def headers(self) -> Mapping[str, str]:
-        return self.response.headers
-
-    @property
-    def text(self) -> str:
-        return self.response.text
-
-
-def _resolve_verify(verify: bool | str) -> bool | str:
-    """What requests itself would verify against: a CA bundle from the environment unless told otherwise."""
-    if verify is True:
-        return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-    return verify
-
-
-def _header_float(response: requests.Response, name: str) -> float | None:
-    value = response.headers.get(name)
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _is_transient(exc: BaseException) -> bool:
-    """Network failures worth another attempt; a TLS failure is a configuration problem, not bad luck."""
-    if isinstance(exc, requests.exceptions.SSLError):
-        return False
-    return isinstance(
-        exc,
-        (
-            requests.exceptions.ConnectionError,
-            requests.exceptions.Timeout,
-            requests.exceptions.ChunkedEncodingError,
-            requests.exceptions.ContentDecodingError,
-        ),
-    )
-
-
-def _is_ambiguous(exc: BaseException | None, response: requests.Response | None) -> bool:
-    """Could Canvas have acted on a request whose attempt failed like this?
-
-    A throttled request never reached the application and a connect timeout never left the client;
-    anything else (read timeout, dropped connection, 5xx, bad body) may have been processed.
-    """
-    if exc is not None:
-        return not isinstance(exc, requests.exceptions.ConnectTimeout)
-    return response is not None and not is_throttle(response.status_code, response.text)
-
-
-class _Warner(Protocol):
-    def warning(self, event: Any, *args: Any, **kw: Any) -> Any: ...
-
-
-def settings_from_connection(conn: Any, conn_id: str, log: _Warner) -> CanvasConnectionSettings:
-    """Parse an Airflow connection into settings, masking the token and warning about risky choices."""
-    # The 3.2+ form stores fields under their own names; older forms and some tools use the prefix.
-    extra = {key.removeprefix(_EXTRA_PREFIX): value for key, value in (conn.extra_dejson or {}).items()}
-    if conn.password:
-        mask_secret(conn.password)
-    settings = parse_connection(
-        conn_id=conn_id, host=conn.host, password=conn.password, extra=extra, port=conn.port
-    )
-    if settings.ignored_extras:
-        log.warning(
-            "Connection %r: ignoring unknown extra fields %s (known: %s).",
-            conn_id,
-            ", ".join(settings.ignored_extras),
-            ", ".join(KNOWN_EXTRAS),
-        )
-    if settings.verify is False:
-        log.warning(
-            "Connection %r: TLS certificate verification is OFF (extra verify=false); the access token "
-            "can be intercepted. Point verify at a CA bundle path instead.",
-            conn_id,
-        )
-    if settings.allow_insecure_http and settings.base_url.startswith("http://"):
-        log.warning(
-            "Connection %r: sending the access token over plain http:// (allow_insecure_http).", conn_id
-        )
-    return settings
 
 
 class CanvasHook(BaseHook):
@@ -277,12 +162,12 @@ class CanvasHook(BaseHook):
             if self._session is None:
                 settings = self.settings
                 session = requests.Session()
-                session.auth = _BearerAuth(settings.token)
+                session.auth = BearerAuth(settings.token)
                 # requests reads proxies, CA bundle and netrc from the environment on every request (about
                 # half a millisecond each time); every request here goes to one origin, so read them once.
                 session.trust_env = False
                 session.proxies = requests.utils.get_environ_proxies(settings.base_url)
-                session.verify = self._verify = _resolve_verify(settings.verify)
+                session.verify = self._verify = resolve_verify(settings.verify)
                 session.headers.update(
                     {
                         "Accept": "application/json",
@@ -329,7 +214,7 @@ class CanvasHook(BaseHook):
         expect_json: bool = False,
         max_retries: int | None = None,
         log_level: int = logging.INFO,
-    ) -> _Outcome:
+    ) -> Outcome:
         session = self.get_conn()
         settings = self.settings
         governor = self.governor
@@ -338,7 +223,7 @@ class CanvasHook(BaseHook):
         attempts = 0
         ambiguous: list[bool] = []
 
-        def attempt() -> _Outcome:
+        def attempt() -> Outcome:
             nonlocal attempts
             attempts += 1
             started = time.monotonic()
@@ -363,7 +248,7 @@ class CanvasHook(BaseHook):
                     type(exc).__name__,
                     time.monotonic() - started,
                 )
-                ambiguous.append(_is_ambiguous(exc, None))
+                ambiguous.append(is_ambiguous(exc, None))
                 raise
             self.log.log(
                 log_level,
@@ -374,7 +259,7 @@ class CanvasHook(BaseHook):
                 time.monotonic() - started,
             )
             self._note_rate_limit(response)
-            outcome = _Outcome(response)
+            outcome = Outcome(response)
             if 200 <= response.status_code < 300:
                 if expect_json:
                     try:
@@ -383,7 +268,7 @@ class CanvasHook(BaseHook):
                         ambiguous.append(True)
                         raise TransientBodyError("response body is not valid JSON") from None
             elif response.status_code >= 500 or is_throttle(response.status_code, response.text):
-                ambiguous.append(_is_ambiguous(None, response))
+                ambiguous.append(is_ambiguous(None, response))
             return outcome
 
         def before_sleep(state: RetryCallState) -> None:
@@ -403,9 +288,9 @@ class CanvasHook(BaseHook):
             max_retries=settings.max_retries if max_retries is None else max_retries,
             base_delay=self.retry_base_delay,
         )
-        kwargs = tenacity_kwargs(policy, is_transient=_is_transient, before_sleep=before_sleep)
+        kwargs = tenacity_kwargs(policy, is_transient=is_transient, before_sleep=before_sleep)
         try:
-            outcome: _Outcome = Retrying(**kwargs)(attempt)
+            outcome: Outcome = Retrying(**kwargs)(attempt)
         except requests.RequestException as exc:
             raise self._network_error(exc, method, url, attempts) from None
         except TransientBodyError:
@@ -422,8 +307,8 @@ class CanvasHook(BaseHook):
         return outcome
 
     def _note_rate_limit(self, response: requests.Response) -> None:
-        remaining = _header_float(response, "X-Rate-Limit-Remaining")
-        cost = _header_float(response, "X-Request-Cost")
+        remaining = header_float(response, "X-Rate-Limit-Remaining")
+        cost = header_float(response, "X-Request-Cost")
         throttled = is_throttle(response.status_code, response.text)
         self.governor.observe(remaining=remaining, throttled=throttled)
         status = self.rate_limit
@@ -443,7 +328,7 @@ class CanvasHook(BaseHook):
         if isinstance(exc, requests.exceptions.SSLError):
             where = safe_url(url)
             return CanvasConnectionError(
-                f"TLS verification failed for {origin(url)[1]}: {_tls_reason(exc)}. If Canvas uses a private "
+                f"TLS verification failed for {origin(url)[1]}: {tls_reason(exc)}. If Canvas uses a private "
                 "certificate authority, set the connection extra 'verify' to its CA bundle path.",
                 method=method,
                 url=where,
@@ -702,23 +587,3 @@ class CanvasHook(BaseHook):
         user = outcome.data if isinstance(outcome.data, Mapping) else {}
         who = user.get("name") or user.get("short_name") or "unknown user"
         return (True, f"Connected to {self.base_url} as {who} (user id {user.get('id')}).")
-
-
-def _tls_reason(exc: BaseException) -> str:
-    """The TLS library's own reason, found in the exception chain.
-
-    Not ``str(exc)``: urllib3 puts the request path in it, and the path can hold an address.
-    """
-    seen: set[int] = set()
-    pending: list[object] = [exc]
-    while pending:
-        current = pending.pop()
-        if not isinstance(current, BaseException) or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, ssl.SSLError):
-            return str(getattr(current, "verify_message", None) or current.reason or "TLS handshake failed")
-        pending.extend(
-            [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
-        )
-    return "TLS handshake failed"

@@ -19,7 +19,8 @@ from tenacity import AsyncRetrying, RetryCallState
 
 from airflow_provider_canvas import __version__
 from airflow_provider_canvas._compat import BaseHook
-from airflow_provider_canvas.hooks.canvas import CHANNELS, CanvasHook, settings_from_connection
+from airflow_provider_canvas.hooks._connection import settings_from_connection
+from airflow_provider_canvas.hooks.canvas import CHANNELS, CanvasHook
 from airflow_provider_canvas.wire.backoff import (
     RetryPolicy,
     TransientBodyError,

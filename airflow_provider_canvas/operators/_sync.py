@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_canvas.hooks.canvas import ChannelChange
+from airflow_provider_canvas.hooks._bulk import ChannelChange
 from airflow_provider_canvas.wire.channels import LIVE_STATES, address_key, validate_address
 from airflow_provider_canvas.wire.urls import user_id_segment
 
