@@ -26,9 +26,12 @@ os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "True"
 os.environ["AIRFLOW__API_AUTH__JWT_SECRET"] = secrets.token_urlsafe(64)
 os.environ.pop("AIRFLOW_CONN_CANVAS_DEFAULT", None)
 
+import importlib.util  # noqa: E402
 import logging  # noqa: E402
+import sys  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
+from types import ModuleType  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -91,6 +94,19 @@ def captured_logs() -> Iterator[CapturedLogs]:
             wrapper_class=old["wrapper_class"],
             cache_logger_on_first_use=old["cache_logger_on_first_use"],
         )
+
+
+def load_script(name: str) -> ModuleType:
+    """Import ``scripts/<name>.py`` (not a package) once per session, for tests of the scripts' output."""
+    module_name = f"_canvas_provider_script_{name}"
+    if module_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module_name, REPO_ROOT / "scripts" / f"{name}.py")
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[module_name]
 
 
 @pytest.fixture(scope="session")

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
-from types import ModuleType
 from urllib.parse import unquote
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+from tests.conftest import REPO_ROOT, load_script
+
 MARKDOWN_FILES = [*sorted(REPO_ROOT.glob("docs/*.md")), REPO_ROOT / "README.md"]
 
 _FENCE = re.compile(r"^(```|~~~).*?^\1[ \t]*$", re.MULTILINE | re.DOTALL)
@@ -21,19 +19,7 @@ _REFERENCE_LINK = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+\"[^\"]*\")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
-def _load_sync_docs() -> ModuleType:
-    name = "_canvas_provider_sync_docs"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "scripts" / "sync_docs.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-sync_docs = _load_sync_docs()
+sync_docs = load_script("sync_docs")
 
 
 def test_docs_exist():
