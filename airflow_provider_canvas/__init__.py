@@ -30,7 +30,10 @@ def get_provider_info() -> dict:
         "operators": [
             {
                 "integration-name": INTEGRATION,
-                "python-modules": ["airflow_provider_canvas.operators.communication_channels"],
+                "python-modules": [
+                    "airflow_provider_canvas.operators.communication_channels",
+                    "airflow_provider_canvas.operators.contact_sync",
+                ],
             }
         ],
         "sensors": [

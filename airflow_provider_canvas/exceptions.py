@@ -76,6 +76,14 @@ class CanvasConnectionError(CanvasError):
     """No usable HTTP answer: the host was unreachable, TLS failed, or the request timed out."""
 
 
+class CanvasTimeoutError(CanvasConnectionError):
+    """Canvas did not answer within the connection's timeout, on every attempt (it may still have acted)."""
+
+
+class CanvasTLSError(CanvasConnectionError):
+    """The TLS handshake failed: a configuration problem (certificate, CA bundle, scheme), not bad luck."""
+
+
 class CanvasResponseError(CanvasError):
     """Canvas answered in a way that is unsafe or impossible to use (bad JSON, redirect, foreign link)."""
 
@@ -126,5 +134,7 @@ __all__ = [
     "CanvasRateLimitError",
     "CanvasResponseError",
     "CanvasServerError",
+    "CanvasTLSError",
+    "CanvasTimeoutError",
     "CanvasValidationError",
 ]

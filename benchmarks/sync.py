@@ -18,7 +18,7 @@ from typing import Any, cast
 
 import requests
 
-from airflow_provider_canvas.operators.communication_channels import CanvasSyncCommunicationChannelsOperator
+from airflow_provider_canvas.operators.contact_sync import CanvasSyncCommunicationChannelsOperator
 from benchmarks import clients
 from benchmarks.config import CHANNELS_PER_USER, Config
 from benchmarks.fake import FakeProcess
@@ -125,6 +125,7 @@ def sync_ours(fake: FakeProcess, scenario: Scenario) -> SyncResult:
             task_id="benchmark_sync",
             desired=scenario.desired,
             mode="mirror",
+            manage="all",
             skip_confirmation=True,
             max_deletes=scenario.to_delete,
             canvas_conn_id=hook.canvas_conn_id,
@@ -251,7 +252,10 @@ def build(config: Config, scenario: Scenario, baseline: SyncResult, mine: SyncRe
             f"Canvas's) and adds {scenario.to_create} ({MISSING_SHARE:.0%} of the desired addresses): "
             f"{planned} writes planned"
         ),
-        "ours: mode='mirror', skip_confirmation=True, max_deletes=<planned deletes>, connection defaults",
+        (
+            "ours: mode='mirror', manage='all', skip_confirmation=True, max_deletes=<planned deletes>, "
+            "connection defaults; each user's creates before their retires, users concurrently"
+        ),
     ]
     return Section(
         name="sync",

@@ -188,8 +188,9 @@ def _matrix_section(matrix: ModuleType) -> list[str]:
             listed users span two pages. `xN` is how many times in a row the fault is injected into the
             call's requests: transient faults fewer times than the retries allow, the `outlives the
             retries` rows on every attempt. Write calls get the fault on their write request (the sync
-            operator on both writes of one user, its create and its delete), the other calls on their
-            list request; Link faults always on a list page.
+            operator on both writes of one user, its create and its delete, for faults it recovers from; on
+            its create alone for the others, since that user's delete is then held), the other calls on
+            their list request; Link faults always on a list page.
         """),
         "",
         "What each outcome asserts:",
@@ -208,8 +209,11 @@ def _matrix_section(matrix: ModuleType) -> list[str]:
             no request reaches the other host, and nothing is half-applied (the fake is as before, except
             where noted that an earlier ambiguous attempt did the work). The bulk listing returns the error
             as the faulted user's value and the other users' results are unchanged. The sync operator fails
-            the task at the end with `AirflowFailException`; its XCom report lists exactly the faulted
-            items, everything else is applied, and a re-run converges to the desired state.
+            the task, with Airflow's retries (`AirflowException`) when a later attempt can fix the error
+            and without (`AirflowFailException`) when it cannot; its plan file lists the faulted user's
+            items (the XCom report has counts and messages, no addresses), the other users are applied
+            unless Canvas became unreachable (then the run stops at once), and a re-run converges to the
+            desired state.
         """),
         "",
     ]
@@ -244,13 +248,15 @@ def _chaos_section(chaos: ModuleType) -> list[str]:
             another case; {chaos.BYSTANDERS} users outside the desired state) while the fake Canvas answers
             {chaos.FAULT_RATE:.0%} of requests, at random, with one of: {kinds}. After
             {chaos.OUTAGE_AFTER_WRITES} writes Canvas becomes unreachable (every request is reset), as when
-            a worker loses its network part-way; the task fails with its report. A second run, with random
-            faults again, must finish the job. The test asserts:
+            a worker loses its network part-way; the sync stops submitting work at once and the task fails
+            (retryably) with its report and plan file. A second run, with random faults again, must finish
+            the job. The test asserts:
         """),
         "",
         para("""
-            - the first run's report accounts for every item exactly once (created + deleted + unchanged +
-            failed = items), lists every item it did not do, and claims nothing that did not happen;
+            - the first run stopped at once (writes after the outage are bounded by what was in flight),
+            left nobody who had an address without one, lists every item it did not do in its plan file
+            (failed, held or not attempted), and claims nothing that did not happen;
         """),
         "- the second run reports no failures;",
         "- the end state is exactly the desired state, and users outside it are untouched;",

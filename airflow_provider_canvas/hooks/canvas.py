@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -27,6 +27,7 @@ from airflow_provider_canvas.exceptions import (
     CanvasError,
     CanvasInputError,
     CanvasNotFoundError,
+    CanvasTLSError,
 )
 from airflow_provider_canvas.hooks._bulk import ChannelChange, Progress, bulk_map, known_length
 from airflow_provider_canvas.hooks._connection import settings_from_connection
@@ -78,6 +79,9 @@ from airflow_provider_canvas.wire.urls import (
 
 __all__ = ["CanvasHook", "ChannelChange", "RateLimitStatus"]
 
+T = TypeVar("T")
+R = TypeVar("R")
+
 CHANNELS = "communication_channels"
 QUIET = logging.DEBUG  # per-request log level inside bulk calls, which log progress lines instead
 
@@ -115,6 +119,7 @@ class CanvasHook(BaseHook):
         self._governor: Governor | None = None
         self._verify: bool | str = True
         self._lock = threading.Lock()
+        self._bulk_worker = threading.local()  # set in bulk_map's worker threads: per-request lines go DEBUG
         self.rate_limit = RateLimitStatus()
 
     # -- connection ---------------------------------------------------------------------------------------
@@ -213,8 +218,10 @@ class CanvasHook(BaseHook):
         json: Any = None,
         expect_json: bool = False,
         max_retries: int | None = None,
-        log_level: int = logging.INFO,
+        log_level: int | None = None,
     ) -> Outcome:
+        if log_level is None:
+            log_level = QUIET if getattr(self._bulk_worker, "active", False) else logging.INFO
         session = self.get_conn()
         settings = self.settings
         governor = self.governor
@@ -325,9 +332,9 @@ class CanvasHook(BaseHook):
     def _network_error(
         self, exc: requests.RequestException, method: str, url: str, attempts: int
     ) -> CanvasConnectionError:
-        if isinstance(exc, requests.exceptions.SSLError):
+        if isinstance(exc, requests.exceptions.SSLError):  # a configuration problem: CanvasTLSError
             where = safe_url(url)
-            return CanvasConnectionError(
+            return CanvasTLSError(
                 f"TLS verification failed for {origin(url)[1]}: {tls_reason(exc)}. If Canvas uses a private "
                 "certificate authority, set the connection extra 'verify' to its CA bundle path.",
                 method=method,
@@ -347,13 +354,11 @@ class CanvasHook(BaseHook):
         query.setdefault("per_page", self.settings.per_page)
         return self._iter_pages(url, query)
 
-    def _iter_pages(
-        self, url: str, params: dict[str, Any] | None, *, log_level: int = logging.INFO
-    ) -> Iterator[dict]:
+    def _iter_pages(self, url: str, params: dict[str, Any] | None) -> Iterator[dict]:
         seen: set[int] = set()
         next_url: str | None = url
         while next_url:
-            outcome = self._send("GET", next_url, params=params, expect_json=True, log_level=log_level)
+            outcome = self._send("GET", next_url, params=params, expect_json=True)
             page = require_list(outcome.data, next_url)
             yield from page
             next_url = next_page_url(
@@ -388,7 +393,7 @@ class CanvasHook(BaseHook):
         If a retried attempt meets "already exists", the earlier attempt may have created it, so the
         existing channel is looked up and returned instead of reporting a duplicate.
         """
-        return self._create_channel(user_id, channel_type, address, token, skip_confirmation, logging.INFO)
+        return self._create_channel(user_id, channel_type, address, token, skip_confirmation)
 
     def _create_channel(
         self,
@@ -397,7 +402,6 @@ class CanvasHook(BaseHook):
         address: str | None,
         token: str | None,
         skip_confirmation: bool,
-        log_level: int,
     ) -> dict:
         channel_type = validate_channel_type(channel_type)
         if not isinstance(skip_confirmation, bool):
@@ -417,11 +421,11 @@ class CanvasHook(BaseHook):
             form["skip_confirmation"] = "true"
         url = self._channels_url(user_id)
         try:
-            return self._send("POST", url, data=form, expect_json=True, log_level=log_level).data
+            return self._send("POST", url, data=form, expect_json=True).data
         except CanvasDuplicateChannelError as error:
             if not error.ambiguous_retry or address is None:
                 raise
-            channels = list(self._iter_pages(self._channels_url(user_id), None, log_level=log_level))
+            channels = list(self._iter_pages(self._channels_url(user_id), None))
             existing = find_channel(channels, channel_type, address)
             if existing is None:
                 raise
@@ -437,7 +441,7 @@ class CanvasHook(BaseHook):
         address: str | None = None,
     ) -> dict:
         """Retire a channel by id or by type + address; returns it with ``workflow_state`` ``retired``."""
-        return self._delete_channel(user_id, channel_id, channel_type, address, logging.INFO)
+        return self._delete_channel(user_id, channel_id, channel_type, address)
 
     def _delete_channel(
         self,
@@ -445,7 +449,6 @@ class CanvasHook(BaseHook):
         channel_id: int | str | None,
         channel_type: str | None,
         address: str | None,
-        log_level: int,
     ) -> dict:
         if channel_id is not None and (channel_type is not None or address is not None):
             raise ValueError("Give either channel_id or channel_type + address, not both.")
@@ -466,7 +469,7 @@ class CanvasHook(BaseHook):
                 "Give channel_id, or both channel_type and address, to say which channel to delete."
             )
         try:
-            return self._send("DELETE", url, expect_json=True, log_level=log_level).data
+            return self._send("DELETE", url, expect_json=True).data
         except CanvasNotFoundError as error:
             if error.ambiguous_retry:
                 error.messages.append(
@@ -503,11 +506,11 @@ class CanvasHook(BaseHook):
             except ValueError as error:
                 return CanvasInputError(str(error))
             try:
-                return list(self._iter_pages(url, {"per_page": per_page}, log_level=QUIET))
+                return list(self._iter_pages(url, {"per_page": per_page}))
             except CanvasError as error:
                 return error
 
-        return self._bulk(fetch, user_ids, max_concurrency, "list channels")
+        return self.bulk_map(fetch, user_ids, max_concurrency=max_concurrency, label="list channels")
 
     def apply_communication_channel_changes(
         self,
@@ -526,26 +529,33 @@ class CanvasHook(BaseHook):
             try:
                 if change.action == "create":
                     return self._create_channel(
-                        change.user_id,
-                        change.channel_type,
-                        change.address,
-                        None,
-                        skip_confirmation,
-                        QUIET,
+                        change.user_id, change.channel_type, change.address, None, skip_confirmation
                     )
                 if change.channel_id is not None:
-                    return self._delete_channel(change.user_id, change.channel_id, None, None, QUIET)
-                return self._delete_channel(change.user_id, None, change.channel_type, change.address, QUIET)
+                    return self._delete_channel(change.user_id, change.channel_id, None, None)
+                return self._delete_channel(change.user_id, None, change.channel_type, change.address)
             except CanvasError as error:
                 return error
             except ValueError as error:
                 return CanvasInputError(str(error))
 
-        return self._bulk(apply, changes, max_concurrency, "apply changes")
+        return self.bulk_map(apply, changes, max_concurrency=max_concurrency, label="apply changes")
 
-    def _bulk(
-        self, fn: Callable[[Any], Any], items: Iterable[Any], max_concurrency: int | None, label: str
-    ) -> Iterator[tuple[Any, Any]]:
+    def bulk_map(
+        self,
+        fn: Callable[[T], R],
+        items: Iterable[T],
+        *,
+        max_concurrency: int | None = None,
+        label: str = "items",
+    ) -> Iterator[tuple[T, R]]:
+        """Run ``fn`` over ``items`` concurrently under the shared governor; yields ``(item, result)``.
+
+        For work of your own built from this hook's calls (the contact sync runs each user's writes as one
+        item). ``fn`` must return errors as values, not raise. Items are consumed lazily and results come in
+        completion order; per-request log lines inside ``fn`` are DEBUG, with a progress line at INFO every
+        ``progress_interval`` seconds.
+        """
         workers = self.settings.max_concurrency if max_concurrency is None else max_concurrency
         if (
             isinstance(workers, bool)
@@ -566,7 +576,20 @@ class CanvasHook(BaseHook):
             requests=lambda: governor.requests,
             concurrency=lambda: governor.limit,
         )
-        return bulk_map(fn, items, workers=workers, progress=progress)
+
+        def quietly(item: T) -> R:
+            self._bulk_worker.active = True
+            try:
+                return fn(item)
+            finally:
+                self._bulk_worker.active = False
+
+        return bulk_map(quietly, items, workers=workers, progress=progress)
+
+    @property
+    def requests_sent(self) -> int:
+        """Requests sent so far with this connection's token from this process (every attempt counts)."""
+        return self.governor.requests
 
     # -- UI -----------------------------------------------------------------------------------------------
 

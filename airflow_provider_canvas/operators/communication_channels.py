@@ -11,7 +11,11 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_canvas._compat import BaseOperator, mask_secret
+from airflow_provider_canvas.contact_sync.report import redact_user_ref
 from airflow_provider_canvas.links.canvas import CanvasUserLink
+
+# The sync moved to its own module (operators/contact_sync.py); this import path keeps working.
+from airflow_provider_canvas.operators.contact_sync import CanvasSyncCommunicationChannelsOperator
 from airflow_provider_canvas.wire.channels import (
     CHANNEL_TYPES,
     LIVE_STATES,
@@ -38,8 +42,7 @@ LISTED_TYPES = (*CHANNEL_TYPES, "twitter", "slack")  # what Canvas can return, n
 
 def describe_user(user_id: object) -> str:
     """A user reference fit for INFO logs: SIS login ids are often e-mail addresses (personal data)."""
-    text = str(user_id)
-    return "<redacted user reference>" if "@" in text else text
+    return redact_user_ref(str(user_id))
 
 
 def _as_filter(
@@ -280,195 +283,3 @@ class CanvasDeletePushTokenOperator(BaseOperator):
         from airflow_provider_canvas.hooks.canvas import CanvasHook
 
         return CanvasHook(canvas_conn_id=self.canvas_conn_id).delete_push_token(self.push_token)
-
-
-class CanvasSyncCommunicationChannelsOperator(BaseOperator):
-    """Make Canvas match a desired list of contacts, for thousands of users at once.
-
-    Plans first (lists every desired user's channels concurrently under the throttle governor, diffs
-    case-insensitively as Canvas matches), checks the plan, then applies creates and deletes
-    concurrently. Re-running converges to the same end state without duplicates. Per-item failures are
-    collected, everything else is still applied, and the task fails at the end naming what was not done.
-
-    :param desired: user id -> addresses, as a mapping; a list of ``{"user_id", "address"}`` rows (e.g. an
-        upstream XCom); or the path/URL of a ``.csv`` (header ``user_id,address``) or ``.jsonl`` file,
-        local or any Airflow ObjectStoragePath URL (templated).
-    :param channel_type: ``email`` (default) or ``sms``.
-    :param mode: ``add_only`` creates what is missing; ``mirror`` also deletes channels of this type that
-        ``desired`` does not list for its users (users absent from ``desired`` are never touched).
-    :param skip_confirmation: create channels active, without a confirmation message (admins only).
-    :param dry_run: plan and report without writing.
-    :param max_deletes: the most deletes a plan may contain: an int is a count, a float from 0 to 1 a
-        fraction of the current channels of this type (default 0.1). A bigger plan aborts before writing.
-    :param max_concurrency: cap on concurrent requests (default: the connection's ``max_concurrency``).
-    :param plan_path: optional ObjectStoragePath URL or local path (templated) to write the full plan and
-        failures to as JSON lines, for plans too large for XCom.
-    """
-
-    template_fields: Sequence[str] = ("desired", "plan_path")
-    ui_color = "#e4f0e8"
-
-    def __init__(
-        self,
-        *,
-        desired: Any,
-        channel_type: str = "email",
-        mode: str = "add_only",
-        skip_confirmation: bool = False,
-        dry_run: bool = False,
-        max_deletes: int | float = 0.1,
-        max_concurrency: int | None = None,
-        plan_path: str | None = None,
-        canvas_conn_id: str = DEFAULT_CONN_ID,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        if mode not in SYNC_MODES:
-            raise ValueError(f"mode must be 'add_only' or 'mirror'; got {mode!r}.")
-        if validate_channel_type(channel_type) == "push":
-            raise ValueError(
-                "channel_type must be 'email' or 'sms' for a sync: push channels have no address."
-            )
-        if (
-            isinstance(max_deletes, bool)
-            or not isinstance(max_deletes, (int, float))
-            or max_deletes < 0
-            or (isinstance(max_deletes, float) and max_deletes > 1)
-        ):
-            raise ValueError(
-                f"max_deletes must be a count (int >= 0) or a fraction (float 0 to 1); got {max_deletes!r}."
-            )
-        self.desired = desired
-        self.channel_type = validate_channel_type(channel_type)
-        self.mode = mode
-        self.skip_confirmation = skip_confirmation
-        # Not ``self.dry_run``: BaseOperator.dry_run() is a method Airflow's CLI calls.
-        self.plan_only = dry_run
-        self.max_deletes = max_deletes
-        self.max_concurrency = max_concurrency
-        self.plan_path = plan_path
-        self.canvas_conn_id = canvas_conn_id
-
-    def execute(self, context: Context) -> dict:
-        from airflow_provider_canvas._compat import AirflowFailException
-        from airflow_provider_canvas.exceptions import (
-            CanvasDuplicateChannelError,
-            CanvasError,
-            CanvasNotFoundError,
-        )
-        from airflow_provider_canvas.operators._sync import Planner, check_deletes, load_desired
-
-        desired = load_desired(self.desired, self.channel_type)
-        if self.mode == "mirror" and not desired.users:
-            raise AirflowFailException(
-                "desired is empty and mode is 'mirror': refusing to delete every channel. Check the input."
-            )
-        self.log.info(
-            "Sync %s (%s): %d users, %d addresses (%d duplicate rows collapsed).",
-            self.channel_type,
-            self.mode,
-            len(desired.users),
-            desired.addresses,
-            desired.duplicates,
-        )
-        from airflow_provider_canvas.hooks.canvas import CanvasHook
-
-        hook = CanvasHook(canvas_conn_id=self.canvas_conn_id)
-        planner = Planner(self.channel_type, mirror=self.mode == "mirror")
-        failures: list[dict[str, Any]] = []
-        for user, result in hook.iter_communication_channels_for_users(
-            desired.users, max_concurrency=self.max_concurrency
-        ):
-            wanted = desired.users[str(user)]
-            if isinstance(result, CanvasError):
-                failures.extend(_failure(str(user), a, "list", result) for a in wanted.values())
-            else:
-                planner.add(str(user), wanted, result)
-        plan = planner.finish()
-        plan.failures = failures
-        try:
-            check_deletes(len(plan.deletes), plan.current, self.max_deletes)
-        except ValueError as error:
-            raise AirflowFailException(str(error)) from None
-        self.log.info(
-            "Plan: %d to create, %d to delete, %d unchanged, %d users could not be listed.",
-            len(plan.creates),
-            len(plan.deletes),
-            plan.unchanged,
-            len({f["user_id"] for f in plan.failures}),
-        )
-        report: dict[str, Any] = {
-            "unchanged": plan.unchanged,
-            "created": 0,
-            "deleted": 0,
-            "failed": 0,
-            "failures": plan.failures,
-            "dry_run": self.plan_only,
-            "mode": self.mode,
-            "channel_type": self.channel_type,
-            "users": len(desired.users),
-        }
-        if self.plan_only:
-            report["to_create"], report["to_delete"] = len(plan.creates), len(plan.deletes)
-            report["failed"] = len(plan.failures)
-            self._write_plan(plan, report)
-            return report
-        for change, outcome in hook.apply_communication_channel_changes(
-            [*plan.creates, *plan.deletes],
-            skip_confirmation=self.skip_confirmation,
-            max_concurrency=self.max_concurrency,
-        ):
-            if isinstance(outcome, (CanvasDuplicateChannelError, CanvasNotFoundError)):
-                report["unchanged"] += 1  # someone else got there first: the end state is already right
-            elif isinstance(outcome, CanvasError):
-                report["failures"].append(_failure(change.user_id, change.address, change.action, outcome))
-            else:
-                report["created" if change.action == "create" else "deleted"] += 1
-        report["failed"] = len(report["failures"])
-        self._write_plan(plan, report)
-        self.log.info(
-            "Sync done: %d created, %d deleted, %d unchanged, %d failed.",
-            report["created"],
-            report["deleted"],
-            report["unchanged"],
-            report["failed"],
-        )
-        if report["failed"]:
-            context["ti"].xcom_push(key="return_value", value=report)
-            raise AirflowFailException(_failure_summary(report))
-        return report
-
-    def _write_plan(self, plan: Any, report: dict[str, Any]) -> None:
-        if not self.plan_path:
-            return
-        from airflow_provider_canvas.operators._sync import write_plan
-
-        write_plan(self.plan_path, plan, report)
-        report["plan_path"] = str(self.plan_path)
-
-
-SYNC_MODES = ("add_only", "mirror")
-
-
-def _failure(user_id: str, address: str, action: str, error: Exception) -> dict[str, Any]:
-    messages = getattr(error, "messages", None) or [getattr(error, "summary", str(error))]
-    return {
-        "user_id": user_id,
-        "address": address,
-        "action": action,
-        "status_code": getattr(error, "status_code", None),
-        "message": "; ".join(messages),
-    }
-
-
-def _failure_summary(report: dict[str, Any]) -> str:
-    """The task's failure message: counts and the first few items, without addresses (personal data)."""
-    shown = [
-        f"{f['action']} for user {describe_user(f['user_id'])}: {f['message']}"
-        for f in report["failures"][:5]
-    ]
-    return (
-        f"Sync finished with {report['failed']} item(s) not done ({report['created']} created, "
-        f"{report['deleted']} deleted, {report['unchanged']} unchanged). Re-running is safe. "
-        f"First: {' | '.join(shown)}. The XCom report lists every item with its address."
-    )

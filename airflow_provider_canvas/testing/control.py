@@ -14,7 +14,7 @@ distort the client being measured, and then needs the same views over HTTP. Thes
   ones), as ``all_channels()``.
 * ``POST /__fake__/tokens``: a new access token, so each measured client gets a bucket of its own. JSON body
   (all optional): ``user_id`` (default: the site admin), ``site_admin``, ``account_admin``,
-  ``push_enabled``. Answers ``{"token": ..., "user_id": ...}``.
+  ``manage_students`` (default true), ``push_enabled``. Answers ``{"token": ..., "user_id": ...}``.
 
 They live outside ``/api/v1`` (Canvas has nothing there), need no token, and bypass the throttle, latency,
 faults, counters and request records, so observing a run does not change it. Anything else under
@@ -112,6 +112,7 @@ class ControlRoutes:
         if isinstance(user_id, bool) or not isinstance(user_id, int):
             raise ValueError(f"user_id must be an integer; got {user_id!r}")
         flags = {name: body.get(name, False) for name in ("site_admin", "account_admin", "push_enabled")}
+        flags["manage_students"] = body.get("manage_students", True)
         for name, value in flags.items():
             if not isinstance(value, bool):
                 raise ValueError(f"{name} must be true or false; got {value!r}")

@@ -267,12 +267,17 @@ class FakeCanvas:
         site_admin: bool = False,
         account_admin: bool = False,
         push_enabled: bool = False,
+        manage_students: bool = True,
     ) -> str:
         """A new access token for ``user_id``.
 
         Admin flags are granted to the user, since Canvas roles belong to users, not tokens. ``push_enabled``
-        says whether the token's developer key has SNS configured."""
-        return self._new_token(user_id, "fake-token", site_admin, account_admin, push_enabled)
+        says whether the token's developer key has SNS configured. ``manage_students=False`` gives an account
+        admin a role without "manage students": it may create channels for others, but Canvas silently
+        ignores its ``skip_confirmation`` (the channel comes back ``unconfirmed``)."""
+        return self._new_token(
+            user_id, "fake-token", site_admin, account_admin, push_enabled, manage_students
+        )
 
     def add_channel(
         self,
@@ -327,10 +332,23 @@ class FakeCanvas:
 
     # ----- internals --------------------------------------------------------------------------
 
-    def _new_token(self, user_id: int, prefix: str, site_admin: bool, account_admin: bool, push: bool) -> str:
+    def _new_token(
+        self,
+        user_id: int,
+        prefix: str,
+        site_admin: bool,
+        account_admin: bool,
+        push: bool,
+        manage_students: bool = True,
+    ) -> str:
         token = f"{prefix}-{user_id}-{secrets.token_hex(12)}"
         self._state.add_token(
-            user_id, token, site_admin=site_admin, account_admin=account_admin, push_enabled=push
+            user_id,
+            token,
+            site_admin=site_admin,
+            account_admin=account_admin,
+            push_enabled=push,
+            manage_students=manage_students,
         )
         return token
 

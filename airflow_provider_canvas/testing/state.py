@@ -73,6 +73,9 @@ class User:
     integration_id: str | None = None
     site_admin: bool = False
     account_admin: bool = False
+    # An account admin role can lack "manage students" (needed to skip confirmation) while it may still
+    # manage users' details (needed to create channels for them): Canvas then ignores skip_confirmation.
+    manage_students: bool = True
     channels: list[Channel] = field(default_factory=list)  # every row, retired too, in position order
 
 
@@ -177,13 +180,21 @@ class CanvasState:
             return user
 
     def add_token(
-        self, user_id: int, token: str, *, site_admin: bool, account_admin: bool, push_enabled: bool
+        self,
+        user_id: int,
+        token: str,
+        *,
+        site_admin: bool,
+        account_admin: bool,
+        push_enabled: bool,
+        manage_students: bool = True,
     ) -> AccessToken:
         """Admin roles belong to the user in Canvas, so they stick to the user, not to this one token."""
         with self.lock:
             user = self.user(user_id)
             user.site_admin = user.site_admin or site_admin
             user.account_admin = user.account_admin or account_admin
+            user.manage_students = user.manage_students and manage_students
             access_token = AccessToken(self._next_token_id, token, user_id, push_enabled)
             self._next_token_id += 1
             self.tokens[token] = access_token
@@ -261,6 +272,10 @@ class CanvasState:
     def can_read(self, caller: User | None, target: User) -> bool:
         return caller is not None and (caller is target or self.is_admin(caller))
 
+    def can_skip_confirmation(self, caller: User) -> bool:
+        """``:manage_students`` on Site Admin or the root account: site admins, admin roles that have it."""
+        return caller.site_admin or (caller.account_admin and caller.manage_students)
+
     def can_edit_channels(self, caller: User | None, target: User) -> bool:
         """``has_api_permissions?``: yourself while the account lets users edit, or an admin."""
         if caller is None:
@@ -289,7 +304,7 @@ class CanvasState:
                 raise self.deny(caller)
             if not self._can_have_more_channels(caller):
                 raise errors.type_error(MAX_CHANNELS_MESSAGE)
-            skip_confirmation = value_to_boolean(skip_param) and self.is_admin(caller)
+            skip_confirmation = value_to_boolean(skip_param) and self.can_skip_confirmation(caller)
             if not isinstance(params, dict):  # params[:communication_channel][:type] on nil
                 raise errors.internal_error()
             path_type = param_text(params.get("type"))

@@ -21,6 +21,7 @@ from airflow_provider_canvas.exceptions import (
     CanvasRateLimitError,
     CanvasResponseError,
     CanvasServerError,
+    CanvasTimeoutError,
     CanvasValidationError,
 )
 from airflow_provider_canvas.wire.urls import origin, safe_url
@@ -235,6 +236,6 @@ def no_answer_error(
     """No usable answer after every retry: timed out (``timeout`` given) or unreachable (``failure``)."""
     if timeout is not None:
         summary = f"{method} {safe_url(url)} timed out (timeout {timeout:g}s per request)."
-    else:
-        summary = f"Could not reach Canvas for {method} {safe_url(url)}: {failure}."
+        return CanvasTimeoutError(summary, method=method, url=safe_url(url), attempts=attempts)
+    summary = f"Could not reach Canvas for {method} {safe_url(url)}: {failure}."
     return CanvasConnectionError(summary, method=method, url=safe_url(url), attempts=attempts)

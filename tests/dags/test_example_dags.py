@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -142,23 +143,94 @@ def test_extra_link_points_each_mapped_task_at_its_user(run_dag, canvas_connecti
     assert links == expected
 
 
-def test_bulk_contact_sync_example(run_dag, canvas_connection):
+def _report(dag_run) -> dict:
+    ti = next(ti for ti in dag_run.get_task_instances() if ti.task_id == "sync_contacts")
+    return ti.xcom_pull(task_ids="sync_contacts")
+
+
+def _asset_extras(name: str) -> list[dict]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        events = (
+            session.query(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .filter(AssetModel.name == name)
+            .order_by(AssetEvent.id)
+        )
+        return [dict(event.extra or {}) for event in events]
+
+
+def test_bulk_contact_sync_example(run_dag, canvas_connection, tmp_path):
     canvas = canvas_connection
     students = [_user_with_email(canvas, f"demo-student-{n}@example.edu") for n in (1, 2, 3)]
-    before = {s: len(canvas.channels(s, include_retired=True)) for s in students}
+    s1, s2, s3 = students
+    canvas.add_channel(s2, "email", "student2.personal@gmail.example.com")  # not the sync's to retire
+    before_events = len(_asset_extras("canvas_institutional_emails"))
 
     first = run_dag("canvas_contact_sync")
     assert first.state == "success", task_states(first)
     report = next(ti for ti in first.get_task_instances() if ti.task_id == "report")
-    assert report.xcom_pull(task_ids="report") == {"created": 2, "existing": 1, "failed": 0}
+    assert report.xcom_pull(task_ids="report") == {
+        "created": 1,
+        "deleted": 1,
+        "unchanged": 2,
+        "held": 0,
+        "missing_users": 1,
+        "failed": 0,
+    }
+    full = _report(first)
+    assert (full["out_of_scope"], full["created_active"], full["dry_run"]) == (1, 1, False)
+    # The student moved from the old institutional address to the new one; the personal one stays.
+    assert sorted(
+        (c["address"], c["workflow_state"]) for c in canvas.channels(s2) if c["type"] == "email"
+    ) == [
+        ("student.two@example.edu", "active"),
+        ("student2.personal@gmail.example.com", "active"),
+    ]
+    # The plan file says who changed from what to what.
+    entries = [json.loads(line) for line in Path(full["plan_path"]).read_text().splitlines()]
+    moved = next(e for e in entries if e.get("user") == "sis_user_id:demo-student-2")
+    assert (moved["created"], moved["retired"]) == (
+        ["student.two@example.edu"],
+        ["demo-student-2@example.edu"],
+    )
+    assert next(e for e in entries if e.get("user") == "sis_user_id:demo-student-4")["missing_user"] is True
+    # The asset event carries the counts, and no address.
+    extras = _asset_extras("canvas_institutional_emails")[before_events:]
+    assert len(extras) == 1
+    assert (extras[0]["created"], extras[0]["deleted"], extras[0]["dry_run"]) == (1, 1, False)
+    assert "@" not in json.dumps(extras[0])
 
     second = run_dag("canvas_contact_sync")
     assert second.state == "success", task_states(second)
     report = next(ti for ti in second.get_task_instances() if ti.task_id == "report")
-    assert report.xcom_pull(task_ids="report") == {"created": 0, "existing": 3, "failed": 0}
+    assert report.xcom_pull(task_ids="report") == {
+        "created": 0,
+        "deleted": 0,
+        "unchanged": 3,
+        "held": 0,
+        "missing_users": 1,
+        "failed": 0,
+    }
+    assert [c["address"] for c in canvas.channels(s1)] == ["demo-student-1@example.edu"]
+    assert [c["address"] for c in canvas.channels(s3)] == ["demo-student-3@example.edu"]  # case-insensitive
 
-    s1, s2, s3 = students
-    assert len(canvas.channels(s1, include_retired=True)) == before[s1]
-    assert "student.two.personal@example.edu" in [c["address"] for c in canvas.channels(s2)]
-    assert len(canvas.channels(s2, include_retired=True)) == before[s2] + 1
-    assert "old.demo-student-3@example.edu" in [c["address"] for c in canvas.channels(s3)]  # restored
+
+def test_contact_sync_takes_its_guards_from_dag_run_conf(run_dag, canvas_connection):
+    canvas = canvas_connection
+    student = _user_with_email(canvas, "demo-student-2@example.edu")
+    canvas.clear_requests()
+    dry = run_dag("canvas_contact_sync", dry_run="true", max_deletes="0")  # text, as a UI form sends it
+    assert dry.state == "success", task_states(dry)
+    assert [r for r in canvas.requests if r.method in ("POST", "DELETE")] == []
+    report = _report(dry)
+    assert (report["dry_run"], report["to_create"], report["to_delete"]) == (True, 1, 1)
+    assert report["blocked_by"] == ["max_deletes"]  # max_deletes 0: a real run would stop there
+    assert "demo-student-2@example.edu" in [c["address"] for c in canvas.channels(student)]
+
+    bad = run_dag("canvas_contact_sync", max_deletes="lots")
+    assert bad.state == "failed"
+    assert task_states(bad)[("sync_contacts", -1)] == "failed"
+    assert [r for r in canvas.requests if r.method in ("POST", "DELETE")] == []

@@ -1,22 +1,27 @@
-"""CanvasSyncCommunicationChannelsOperator against the fake Canvas over real HTTP."""
+"""CanvasSyncCommunicationChannelsOperator against the fake Canvas over real HTTP: the nightly-run guarantees."""
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 
 import pytest
 
-from airflow_provider_canvas._compat import AirflowFailException
-from airflow_provider_canvas.operators.communication_channels import CanvasSyncCommunicationChannelsOperator
+from airflow_provider_canvas._compat import AirflowException, AirflowFailException
+from airflow_provider_canvas.contact_sync.engine import FAILURE_STREAK
+from airflow_provider_canvas.operators.contact_sync import (
+    CanvasSyncCommunicationChannelsOperator,
+    ContactSyncInputError,
+)
 from airflow_provider_canvas.testing import Fault
 
 
 @pytest.fixture
 def roster(canvas):
-    """Five users with one e-mail each; returns (user ids, their current addresses)."""
+    """Five users with one active institutional e-mail each."""
     users = canvas.add_users(5, prefix="sync")
     for user in users:
-        canvas.add_channel(user, "email", f"current{user}@example.edu")
+        canvas.add_channel(user, "email", f"current{user}@uni.edu")
     return users
 
 
@@ -24,157 +29,397 @@ def sync(desired, **kwargs):
     return CanvasSyncCommunicationChannelsOperator(task_id="sync", desired=desired, **kwargs)
 
 
+def run_failing(operator, context, exception=AirflowFailException):
+    """Execute, expect the task to fail with exactly ``exception``; returns (report, message)."""
+    with pytest.raises(AirflowException) as info:
+        operator.execute(context)
+    assert type(info.value) is exception, f"{type(info.value).__name__}: {info.value}"
+    return context["ti"].pushed["return_value"], str(info.value)
+
+
 def writes(canvas):
     return [r for r in canvas.requests if r.method in ("POST", "DELETE")]
 
 
-def addresses(canvas, user):
-    return sorted(str(c["address"]).lower() for c in canvas.channels(user) if c["type"] == "email")
+def live(canvas, user):
+    return sorted(
+        (str(c["address"]).lower(), c["workflow_state"])
+        for c in canvas.channels(user)
+        if c["type"] == "email"
+    )
+
+
+def use_token(canvas, monkeypatch, token, **extra):
+    monkeypatch.setenv("AIRFLOW_CONN_CANVAS_DEFAULT", canvas.connection_json(token, **extra))
+
+
+def test_old_import_path_still_works():
+    from airflow_provider_canvas.operators import communication_channels
+
+    assert (
+        communication_channels.CanvasSyncCommunicationChannelsOperator
+        is CanvasSyncCommunicationChannelsOperator
+    )
 
 
 def test_add_only_creates_the_missing_and_reruns_converge(canvas, roster, context):
-    desired = {u: [f"Current{u}@Example.edu", f"new{u}@example.edu"] for u in roster}
+    desired = {u: [f"Current{u}@Uni.edu", f"new{u}@uni.edu"] for u in roster}
     report = sync(desired, skip_confirmation=True).execute(context)
-    assert (report["created"], report["unchanged"], report["deleted"], report["failed"]) == (5, 5, 0, 0)
-    assert report["dry_run"] is False
+    assert (report["created"], report["created_active"], report["unchanged"], report["deleted"]) == (
+        5,
+        5,
+        5,
+        0,
+    )
+    assert (report["failed"], report["dry_run"], report["blocked_by"], report["stopped"]) == (
+        0,
+        False,
+        [],
+        None,
+    )
     for user in roster:
-        assert addresses(canvas, user) == sorted([f"current{user}@example.edu", f"new{user}@example.edu"])
+        assert live(canvas, user) == [(f"current{user}@uni.edu", "active"), (f"new{user}@uni.edu", "active")]
     again = sync(desired, skip_confirmation=True).execute(context)
     assert (again["created"], again["unchanged"]) == (0, 10)
 
 
 def test_duplicate_rows_never_double_create(canvas, roster, context):
     user = roster[0]
-    rows = [
-        {"user_id": user, "address": "twice@example.edu"},
-        {"user_id": str(user), "address": "TWICE@example.edu"},
-    ]
-    report = sync(rows).execute(context)
-    assert report["created"] == 1
+    rows = [{"user_id": user, "address": "twice@uni.edu"}, {"user_id": str(user), "address": "TWICE@uni.edu"}]
+    assert sync(rows).execute(context)["created"] == 1
     assert len([r for r in writes(canvas) if r.method == "POST"]) == 1
 
 
-def test_mirror_deletes_what_is_not_listed(canvas, roster, context):
-    desired = {u: f"current{u}@example.edu" for u in roster[1:]}
-    desired[roster[0]] = "replacement@example.edu"
-    report = sync(desired, mode="mirror", max_deletes=1).execute(context)
-    assert (report["created"], report["deleted"], report["unchanged"]) == (1, 1, 4)
-    assert addresses(canvas, roster[0]) == ["replacement@example.edu"]
+def test_each_user_creates_before_retiring_and_users_still_run_concurrently(canvas, context):
+    canvas.latency = 0.02
+    users = canvas.add_users(40, prefix="order")
+    for user in users:
+        canvas.add_channel(user, "email", f"old{user}@uni.edu")
+    report = sync(
+        {u: f"new{u}@uni.edu" for u in users},
+        mode="mirror",
+        manage=["uni.edu"],
+        max_deletes=1.0,
+        skip_confirmation=True,
+    ).execute(context)
+    assert (report["created"], report["deleted"], report["held"]) == (40, 40, 0)
+    first_write = {}
+    for index, record in enumerate(writes(canvas)):
+        user = int(record.path.split("/")[4])
+        first_write.setdefault(user, (index, record.method))
+        if record.method == "DELETE":
+            assert first_write[user][1] == "POST", f"user {user} was retired before the create finished"
+    assert canvas.stats.max_in_flight > 4  # per-user order, not a serial run
 
 
-def test_max_deletes_aborts_before_any_write(canvas, roster, context):
-    desired = {roster[0]: "only@example.edu", roster[1]: "only@example.edu"}
-    with pytest.raises(AirflowFailException, match="would delete 2 of 2 current channels"):
-        sync(desired, mode="mirror").execute(context)  # default 10% of 2 channels: 0 allowed
-    assert writes(canvas) == []
-    with pytest.raises(AirflowFailException, match="more than max_deletes"):
-        sync(desired, mode="mirror", max_deletes=1).execute(context)
-    assert writes(canvas) == []
-
-
-def test_empty_desired_in_mirror_mode_is_refused(canvas, context):
-    canvas.clear_requests()
-    with pytest.raises(AirflowFailException, match="refusing to delete every channel"):
-        sync([], mode="mirror").execute(context)
-    assert canvas.requests == []
-
-
-def test_dry_run_plans_without_writing(canvas, roster, context, tmp_path):
-    plan_path = tmp_path / "plans" / "plan.jsonl"
-    desired = {u: f"new{u}@example.edu" for u in roster}
-    report = sync(desired, mode="mirror", max_deletes=1.0, dry_run=True, plan_path=str(plan_path)).execute(
-        context
+def test_a_failed_create_keeps_the_old_address_and_reports_it_held(canvas, roster, context, tmp_path):
+    victim = roster[0]
+    canvas.inject(Fault.status(500), times=6, method="POST", path=f"/users/{victim}/")  # outlives 5 retries
+    desired = {u: f"new{u}@uni.edu" for u in roster}
+    plan_path = tmp_path / "plan.jsonl"
+    report, message = run_failing(
+        sync(
+            desired,
+            mode="mirror",
+            manage=["uni.edu"],
+            max_deletes=1.0,
+            skip_confirmation=True,
+            plan_path=str(plan_path),
+        ),
+        context,
+        exception=AirflowException,  # a 500 may pass: Airflow's retry applies
     )
-    assert report["dry_run"] is True
-    assert (report["to_create"], report["to_delete"]) == (5, 5)
+    assert live(canvas, victim) == [(f"current{victim}@uni.edu", "active")]  # still reachable
+    assert not [r for r in writes(canvas) if r.method == "DELETE" and f"/users/{victim}/" in r.path]
+    assert (report["created"], report["deleted"], report["held"], report["failed"]) == (4, 4, 1, 1)
+    assert "1 item(s) failed, more than max_failures allows (0)" in message and "temporary" in message
+    (entry,) = [
+        json.loads(line) for line in plan_path.read_text().splitlines() if f'"user_id": {victim}' in line
+    ]
+    assert entry["held"] == [
+        {
+            "address": f"current{victim}@uni.edu",
+            "reason": "a new address for this user could not be created, so none of their old ones is retired",
+        }
+    ]
+    assert entry["failed"][0]["address"] == f"new{victim}@uni.edu"
+
+
+def test_the_last_active_address_waits_until_its_replacement_is_confirmed(canvas, roster, context):
+    user = roster[0]
+    options = {"mode": "mirror", "manage": ["uni.edu"], "max_deletes": 1}
+    first = sync({user: "fresh@uni.edu"}, **options).execute(context)  # skip_confirmation=False
+    assert (first["created"], first["created_unconfirmed"], first["deleted"], first["held"]) == (1, 1, 0, 1)
+    assert live(canvas, user) == [(f"current{user}@uni.edu", "active"), ("fresh@uni.edu", "unconfirmed")]
+    again = sync({user: "fresh@uni.edu"}, **options).execute(context)  # not confirmed yet: still held
+    assert (again["unchanged"], again["held"], again["deleted"]) == (1, 1, 0)
+    (fresh,) = [c for c in canvas.channels(user) if c["address"] == "fresh@uni.edu"]
+    canvas.confirm(fresh["id"])
+    last = sync({user: "fresh@uni.edu"}, **options).execute(context)
+    assert (last["held"], last["deleted"]) == (0, 1)
+    assert live(canvas, user) == [("fresh@uni.edu", "active")]
+
+
+def test_addresses_outside_manage_are_never_retired(canvas, roster, context):
+    user = roster[0]
+    canvas.add_channel(user, "email", "Someone@GMail.example.com")
+    canvas.add_channel(user, "email", "old@staff.uni.edu")
+    report = sync(
+        {user: "new@uni.edu"}, mode="mirror", manage=["uni.edu"], max_deletes=2, skip_confirmation=True
+    ).execute(context)
+    assert (report["deleted"], report["out_of_scope"]) == (2, 1)
+    assert live(canvas, user) == [("new@uni.edu", "active"), ("someone@gmail.example.com", "active")]
+    by_pattern = sync(
+        {user: "new@uni.edu"}, mode="mirror", manage=r"@gmail\.example\.com$", skip_confirmation=True
+    ).execute(context)
+    assert (by_pattern["deleted"], by_pattern["out_of_scope"]) == (1, 0)
+
+
+def test_mirror_without_manage_is_a_dag_import_error():
+    with pytest.raises(ValueError, match="mode='mirror' needs manage="):
+        sync({1: "a@uni.edu"}, mode="mirror")
+
+
+def test_a_revoked_token_stops_at_once_with_one_clear_message(canvas, context, monkeypatch):
+    users = canvas.add_users(300, prefix="revoked")
+    use_token(canvas, monkeypatch, "revoked-token-0123456789")
+    canvas.clear_requests()
+    report, message = run_failing(sync({u: f"x{u}@uni.edu" for u in users}, max_concurrency=4), context)
+    assert len(canvas.requests) <= 4 + 1
+    assert message.count("Invalid access token") == 1
+    assert message.startswith(
+        f"Contact sync stopped after {report['requests']} request(s): Canvas refused the access token"
+    )
+    assert report["requests"] == len(canvas.requests)
+    assert report["not_attempted"] >= 300 - 5 and report["failed"] <= 5
+    assert "Re-running is safe" not in message and "Fix the cause" in message
+
+
+def test_canvas_unreachable_mid_run_stops_and_lets_airflow_retry(canvas, roster, context, monkeypatch):
+    use_token(canvas, monkeypatch, canvas.admin_token, max_retries=1)
+    more = canvas.add_users(60, prefix="outage")
+    canvas.inject(Fault.reset(), times=10**6, method="POST")
+    report, message = run_failing(
+        sync({u: f"x{u}@uni.edu" for u in [*roster, *more]}, max_concurrency=4), context, AirflowException
+    )
+    posts = [r for r in canvas.requests if r.method == "POST"]
+    assert len(posts) <= 2 * (4 + 1)  # each in-flight create tried twice (max_retries=1), then no more
+    assert "Canvas could not be reached" in message and "Airflow's retry" in message
+    assert report["not_attempted"] >= 65 - 5
+
+
+def test_canvas_failing_every_item_stops_after_a_streak(canvas, context, monkeypatch):
+    use_token(canvas, monkeypatch, canvas.admin_token, max_retries=0)
+    users = canvas.add_users(60, prefix="streak")
+    canvas.inject(Fault.status(503), times=10**6, method="POST")
+    report, message = run_failing(
+        sync({u: f"x{u}@uni.edu" for u in users}, max_concurrency=2), context, AirflowException
+    )
+    assert f"Canvas failed {FAILURE_STREAK} items in a row" in message
+    assert FAILURE_STREAK <= report["failed"] < FAILURE_STREAK + 3
+    assert report["not_attempted"] == 60 - report["failed"]
+
+
+def test_max_failures_is_the_tolerance_for_item_failures(canvas, roster, context):
+    refused = Fault.status(400, body='{"errors":{"type":"Maximum number of communication channels reached"}}')
+    canvas.inject(refused, times=1, method="POST", path=f"/users/{roster[0]}/")
+    report = sync({u: f"new{u}@uni.edu" for u in roster}, max_failures=1).execute(context)
+    assert (report["created"], report["failed"]) == (4, 1)
+    assert report["failures"][0]["message"] == "Maximum number of communication channels reached"
+    canvas.inject(refused, times=2, method="POST")
+    report, message = run_failing(sync({u: f"other{u}@uni.edu" for u in roster}, max_failures="10%"), context)
+    assert report["failed"] == 2 and "more than max_failures allows (1)" in message  # 10% of 5 listings + 5 creates
+    assert "Fix their cause" in message  # a 400 does not pass by itself: no Airflow retry
+
+
+def test_a_token_that_may_not_skip_confirmation_makes_exactly_one_create(canvas, context, monkeypatch):
+    clerk = canvas.add_user("Registrar Clerk")
+    token = canvas.add_token(clerk, account_admin=True, manage_students=False)
+    use_token(canvas, monkeypatch, token)
+    users = canvas.add_users(20, prefix="confirm")
+    canvas.clear_requests()
+    report, message = run_failing(sync({u: f"x{u}@uni.edu" for u in users}, skip_confirmation=True), context)
+    assert len([r for r in canvas.requests if r.method == "POST"]) == 1
+    assert (report["created"], report["created_unconfirmed"], report["created_active"]) == (1, 1, 0)
+    assert report["not_attempted"] == 19
+    assert "'unconfirmed' although skip_confirmation=True" in message
+    report = sync(
+        {u: f"x{u}@uni.edu" for u in users}, skip_confirmation=True, on_unconfirmed="continue"
+    ).execute(context)
+    assert (report["created"], report["created_unconfirmed"], report["unchanged"]) == (19, 19, 1)
+
+
+def test_dry_run_over_the_guard_writes_the_plan_and_the_report(canvas, roster, context, tmp_path):
+    plan_path = tmp_path / "review" / "plan.jsonl"
+    desired = {u: f"new{u}@uni.edu" for u in roster}
+    options = {
+        "mode": "mirror",
+        "manage": ["uni.edu"],
+        "max_deletes": 1,
+        "plan_path": str(plan_path),
+        "skip_confirmation": True,
+    }
+    report = sync(desired, dry_run="true", **options).execute(context)  # text, as from dag_run.conf
     assert writes(canvas) == []
+    assert (report["dry_run"], report["to_create"], report["to_delete"], report["blocked_by"]) == (
+        True,
+        5,
+        5,
+        ["max_deletes"],
+    )
     lines = [json.loads(line) for line in plan_path.read_text().splitlines()]
-    assert lines[0]["kind"] == "summary"
-    assert sorted(line["kind"] for line in lines[1:]) == ["create"] * 5 + ["delete"] * 5
-    assert report["plan_path"] == str(plan_path)
+    assert lines[0]["kind"] == "summary" and lines[0]["blocked_by"] == ["max_deletes"]
+    assert {(line["user_id"], line["to_create"][0], line["to_retire"][0]) for line in lines[1:]} == {
+        (u, f"new{u}@uni.edu", f"current{u}@uni.edu") for u in roster
+    }
+    # The real run stops at the same guard, before any write, and still leaves the plan to review.
+    plan_path.unlink()
+    report, message = run_failing(sync(desired, **options), context)
+    assert writes(canvas) == [] and report["blocked_by"] == ["max_deletes"]
+    assert "blocked before any write: the plan retires 5 of 5 managed channels" in message
+    assert len(plan_path.read_text().splitlines()) == 6
 
 
-def test_failures_are_collected_everything_else_applied_and_task_fails(canvas, roster, context):
-    canvas.inject(
-        Fault.status(400, body='{"errors":{"type":"Maximum number of communication channels reached"}}'),
-        times=1,
-        method="POST",
-        path=f"/users/{roster[0]}/",
-    )
-    desired = {u: f"new{u}@example.edu" for u in roster}
-    desired["sis_user_id:nobody-home"] = "lost@example.edu"
-    with pytest.raises(AirflowFailException) as info:
-        sync(desired).execute(context)
-    report = context["ti"].pushed["return_value"]
-    assert (report["created"], report["failed"]) == (4, 2)
-    failures = {(f["user_id"], f["action"]): f for f in report["failures"]}
-    assert (
-        failures[(str(roster[0]), "create")]["message"] == "Maximum number of communication channels reached"
-    )
-    assert failures[(str(roster[0]), "create")]["address"] == f"new{roster[0]}@example.edu"
-    assert failures[("sis_user_id:nobody-home", "list")]["status_code"] == 404
-    assert "2 item(s) not done" in str(info.value)
-    assert "new" not in str(info.value)  # addresses are personal data: in the XCom report, not the log
-    # Re-running after fixing the cause finishes the job without duplicates.
-    del desired["sis_user_id:nobody-home"]
-    again = sync(desired).execute(context)
-    assert (again["created"], again["unchanged"], again["failed"]) == (1, 4, 0)
+def test_the_delete_guard_allows_one_delete_on_a_small_group(canvas, roster, context):
+    desired = {u: f"current{u}@uni.edu" for u in roster[1:]}
+    desired[roster[0]] = "new@uni.edu"  # 1 of 5 = 20% > 10%, but 10% of 5 rounds up to one
+    report = sync(desired, mode="mirror", manage="all", skip_confirmation=True).execute(context)
+    assert (report["created"], report["deleted"]) == (1, 1)
+    with pytest.raises(ValueError, match="max_deletes"):
+        sync(desired, mode="mirror", manage="all", max_deletes="lots")
 
 
-def test_csv_with_bom_jsonl_and_object_storage_urls(canvas, roster, context, tmp_path):
-    csv_file = tmp_path / "contacts.csv"
-    csv_file.write_text("\ufeffuser_id,address\n" + "".join(f"{u},csv{u}@example.edu\n" for u in roster[:2]))
-    jsonl = tmp_path / "contacts.jsonl"
-    jsonl.write_text(
-        "".join(json.dumps({"user_id": u, "address": f"jsonl{u}@example.edu"}) + "\n" for u in roster[2:])
-    )
-    assert sync(str(csv_file)).execute(context)["created"] == 2
-    assert sync(f"file://{jsonl}").execute(context)["created"] == 3
-    assert addresses(canvas, roster[0]) == sorted(
-        [f"csv{roster[0]}@example.edu", f"current{roster[0]}@example.edu"]
-    )
+def test_a_delete_retried_after_a_dropped_connection_counts_as_deleted(canvas, roster, context):
+    canvas.inject(Fault.reset(after_processing=True), times=1, method="DELETE")  # Canvas acted, answer lost
+    desired = {u: f"current{u}@uni.edu" for u in roster[1:]}
+    desired[roster[0]] = "new@uni.edu"
+    report = sync(desired, mode="mirror", manage="all", skip_confirmation=True).execute(context)
+    assert (report["deleted"], report["unchanged"], report["failed"]) == (1, 4, 0)
 
 
-@pytest.mark.parametrize(
-    ("content", "suffix", "message"),
-    [
-        ("id,email\n1,a@b.edu\n", ".csv", "missing: user_id, address"),
-        ("user_id,address\n1,not-an-email\n2,b@c.edu\n3,\n", ".csv", "2 bad row(s)"),
-        ("user_id,address\n1/../2,a@b.edu\n", ".csv", "row 2: user_id"),
-        ('{"user_id": 1}\n', ".jsonl", "needs keys user_id and address"),
-        ("{not json\n", ".jsonl", "line 1 is not JSON"),
-        ("user_id,address\n", ".txt", "use a .csv"),
-    ],
-)
-def test_bad_desired_files_fail_before_any_request(canvas, context, tmp_path, content, suffix, message):
-    path = tmp_path / f"desired{suffix}"
-    path.write_text(content)
+def test_a_create_retried_after_a_dropped_connection_counts_as_created(canvas, roster, context):
+    canvas.inject(Fault.reset(after_processing=True), times=1, method="POST")
+    report = sync({roster[0]: "new@uni.edu"}, skip_confirmation=True).execute(context)
+    assert (report["created"], report["created_active"], report["unchanged"]) == (1, 1, 0)
+
+
+def test_an_sis_export_with_a_prefix_is_read_where_it_lies(canvas, context, tmp_path):
+    for n in (1, 2):
+        canvas.add_user(f"SIS {n}", sis_user_id=f"{n:05d}")  # numeric SIS ids
+    export = tmp_path / "sis_export.csv"
+    export.write_text('sis_user_id,name,email\n00001,Ann,ann@uni.edu\n00002,"Lee, Bo",bo@uni.edu\n')
+    report = sync(
+        str(export), user_id_column="sis_user_id", address_column="email", user_id_prefix="sis_user_id:"
+    ).execute(context)
+    assert report["created"] == 2
+    assert {r.path.split("/")[4] for r in writes(canvas)} == {"sis_user_id:00001", "sis_user_id:00002"}
+    export.write_text("sis_user_id,email\n00001,ann@uni.edu\n00002,bo at uni\n")
     canvas.clear_requests()
-    with pytest.raises(ValueError, match="desired") as info:
-        sync(str(path)).execute(context)
-    assert message in str(info.value)
+    with pytest.raises(
+        ContactSyncInputError, match=r"line 3: email is not a plausible e-mail address"
+    ) as info:
+        sync(
+            str(export), user_id_column="sis_user_id", address_column="email", user_id_prefix="sis_user_id:"
+        ).execute(context)
+    assert isinstance(info.value, ValueError) and isinstance(info.value, AirflowFailException)
     assert canvas.requests == []
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"mode": "replace"}, "mode must be"),
-        ({"channel_type": "push"}, "push channels have no address"),
-        ({"max_deletes": 1.5}, "max_deletes"),
-        ({"max_deletes": -1}, "max_deletes"),
-        ({"max_deletes": "10%"}, "max_deletes"),
-    ],
-)
-def test_construction_errors(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        sync({1: "a@b.edu"}, **kwargs)
+def test_users_not_in_canvas_are_skipped_or_fail(canvas, roster, context, tmp_path):
+    desired = {u: f"new{u}@uni.edu" for u in roster}
+    desired["sis_user_id:not-yet-enrolled"] = "newbie@uni.edu"
+    plan_path = tmp_path / "plan.jsonl"
+    report = sync(desired, on_missing_user="skip", plan_path=str(plan_path)).execute(context)
+    assert (report["created"], report["missing_users"], report["failed"]) == (5, 1, 0)
+    (missing,) = [json.loads(line) for line in plan_path.read_text().splitlines() if '"missing_user"' in line]
+    assert (missing["user"], missing["skipped"]) == ("sis_user_id:not-yet-enrolled", ["newbie@uni.edu"])
+    report, message = run_failing(sync(desired), context)
+    assert (report["missing_users"], report["failed"], report["unchanged"]) == (1, 1, 5)
+    assert report["failures"][0] == {
+        "user": "sis_user_id:not-yet-enrolled",
+        "user_id": None,
+        "action": "list",
+        "error": "CanvasNotFoundError",
+        "status_code": 404,
+        "message": "The specified resource does not exist.",
+    }
+
+
+def test_the_plan_file_reads_who_changed_from_what_to_what(canvas, roster, context, tmp_path):
+    plan_path = tmp_path / "plan.jsonl"
+    user = roster[0]
+    canvas.add_channel(user, "email", "me@gmail.example.com")
+    sync(
+        {f"sis_user_id:sync{1:06d}": "Renamed@uni.edu"},
+        mode="mirror",
+        manage=["uni.edu"],
+        skip_confirmation=True,
+        plan_path=str(plan_path),
+    ).execute(context)
+    summary, entry = (json.loads(line) for line in plan_path.read_text().splitlines())
+    assert summary["created"] == 1 and summary["kind"] == "summary"
+    assert entry == {
+        "kind": "user",
+        "user": "sis_user_id:sync000001",
+        "line": 1,
+        "user_id": user,
+        "created": ["Renamed@uni.edu"],
+        "retired": [f"current{user}@uni.edu"],
+        "out_of_scope": ["me@gmail.example.com"],
+    }
+
+
+def test_the_xcom_report_stays_small_for_5000_users_with_failures(canvas, context):
+    desired = {f"sis_user_id:gone{i:05d}": f"s{i}@uni.edu" for i in range(5000)}
+    report, _ = run_failing(sync(desired, max_concurrency=16), context)
+    assert (report["missing_users"], report["failed"], len(report["failures"])) == (5000, 5000, 100)
+    assert report["failures_not_shown"] == 4900
+    text = json.dumps(report)
+    assert len(text) < 40_000, len(text)
+    assert "@" not in text  # no addresses
 
 
 def test_sync_survives_throttling_and_5xx(canvas, context):
     users = canvas.add_users(60, prefix="chaos")
     canvas.inject_random(rate=0.05, faults=[Fault.throttle(), Fault.status(502)], seed=3)
-    report = sync({u: f"c{u}@example.edu" for u in users}, max_concurrency=8).execute(context)
+    report = sync({u: f"c{u}@uni.edu" for u in users}, max_concurrency=8).execute(context)
     assert (report["created"], report["failed"]) == (60, 0)
     for user in users:
-        assert addresses(canvas, user) == [f"c{user}@example.edu"]
+        assert live(canvas, user) == [(f"c{user}@uni.edu", "unconfirmed")]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"mode": "replace"}, "mode must be one of"),
+        ({"channel_type": "push"}, "push channels have no address"),
+        ({"max_deletes": 1.5}, "max_deletes must be a count"),
+        ({"max_deletes": -1}, "max_deletes must be a count"),
+        ({"max_failures": "some"}, "max_failures must be a count"),
+        ({"manage": []}, "manage is an empty list"),
+        ({"on_missing_user": "ignore"}, "on_missing_user must be one of"),
+        ({"user_id_prefix": "sis:"}, "user_id_prefix must be one of"),
+        ({"dry_run": "perhaps"}, "dry_run must be true or false"),
+    ],
+)
+def test_construction_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        sync({1: "a@uni.edu"}, **kwargs)
+
+
+def test_templated_arguments_are_checked_when_rendered(canvas, roster, context):
+    operator = sync({roster[0]: "a@uni.edu"}, mode="{{ params.mode }}", max_deletes="{{ params.max }}")
+    operator.mode, operator.max_deletes = "mirror", "0.5"  # what rendering hands over
+    with pytest.raises(ContactSyncInputError, match="mode='mirror' needs manage="):
+        operator.execute(context)
+    assert writes(canvas) == []
+
+
+def test_progress_lines_carry_no_addresses(canvas, roster, context, captured_logs):
+    counts = defaultdict(int)
+    sync({u: f"secret{u}@uni.edu" for u in roster}, skip_confirmation=True).execute(context)
+    for record in captured_logs:
+        counts[record.level] += 1
+        if record.level in ("info", "warning", "error"):
+            assert "secret" not in record.message, record.message
+    assert counts["info"] > 0

@@ -25,10 +25,11 @@ import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
 
 from airflow_provider_canvas.exceptions import (
     CanvasConnectionError,
@@ -37,6 +38,7 @@ from airflow_provider_canvas.exceptions import (
     CanvasRateLimitError,
     CanvasResponseError,
     CanvasServerError,
+    CanvasTimeoutError,
 )
 from airflow_provider_canvas.hooks.canvas import CanvasHook
 from airflow_provider_canvas.operators.communication_channels import (
@@ -127,8 +129,8 @@ _AMBIGUOUS_DELETE = error(
     says="may have retired the channel",
 )
 _AMBIGUOUS_SYNC = recovered(
-    "the create's retry returns the channel its first attempt made (counted created); the delete's retry "
-    "hears 404 and is counted unchanged, as an item someone else already did"
+    "the create's retry returns the channel its first attempt made, and the delete's retry hears 404 after "
+    "an ambiguous first attempt: both are counted done (created, deleted), not unchanged"
 )
 _TRANSIENT = "retried with backoff; the last attempt succeeds"
 _BODY = "a 2xx whose body is not JSON is retried like a dropped connection"
@@ -318,7 +320,7 @@ FAULTS: list[FaultCase] = [
         "persistent",
         lambda _: Fault.stall(STALL_SECONDS),
         MAX_RETRIES + 1,
-        error(CanvasConnectionError, "after max_retries + 1 attempts", says="timed out"),
+        error(CanvasTimeoutError, "after max_retries + 1 attempts", says="timed out"),
     ),
 ]
 
@@ -373,6 +375,7 @@ class World:
 
     canvas: FakeCanvas
     foreign: FakeCanvas
+    tmp: Path
     ti: RecordingTaskInstance = field(default_factory=RecordingTaskInstance)
     ids: dict[str, Any] = field(default_factory=dict)
 
@@ -667,8 +670,10 @@ class BulkListCall(Call):
 class SyncCall(Call):
     """Mirror three users to ``keep-a, keep-b, new``: one create and one delete each.
 
-    Faults hit the listing of user X (Link faults) or both of X's writes, its create and its delete (all
-    others), each ``times`` times; the listing phase under the other faults is the bulk listing's row.
+    Faults hit the listing of user X (Link faults), both of X's writes (transient and ambiguous faults: both
+    recover), or X's create alone (faults that outlive the retries, and redirects: X's delete is then held,
+    never sent, because a user is never retired from before their new address exists), each ``times``
+    times; the listing phase under the other faults is the bulk listing's row.
     """
 
     name = "sync"
@@ -678,7 +683,7 @@ class SyncCall(Call):
 
     def setup(self, w: World) -> None:
         users = w.canvas.add_users(3, prefix="sync")
-        w.ids.update(user=users[0], users=users)
+        w.ids.update(user=users[0], users=users, plan_path=str(w.tmp / "plan.jsonl"))
         for user in users:
             # The stale address is on page 2: a listing that misses it would leave it undeleted.
             for kind in ("keep-a", "keep-b", "stale"):
@@ -691,27 +696,27 @@ class SyncCall(Call):
         user = w.ids["user"]
         if family == "link":
             return [{"method": "GET", "path": _list_path(user)}]
-        return [
-            {"method": "POST", "path": _list_path(user)},
-            {"method": "DELETE", "path": rf"/users/{user}/communication_channels/[0-9]+$"},
-        ]
+        create = {"method": "POST", "path": _list_path(user)}
+        if family in ("persistent", "redirect"):
+            return [create]
+        return [create, {"method": "DELETE", "path": rf"/users/{user}/communication_channels/[0-9]+$"}]
 
     def run(self, w: World) -> Any:
         return CanvasSyncCommunicationChannelsOperator(
-            task_id="sync", desired=w.ids["desired"], mode="mirror", max_deletes=1.0, skip_confirmation=True
+            task_id="sync",
+            desired=w.ids["desired"],
+            mode="mirror",
+            manage=["example.edu"],
+            max_deletes=1.0,
+            skip_confirmation=True,
+            plan_path=w.ids["plan_path"],
         ).execute(w.context)
 
     def summary(self, result: Any) -> Any:
-        # A delete whose retry hears 404 after an ambiguous attempt counts as unchanged (documented: "an
-        # item someone else already did"), so deleted and unchanged are compared together.
-        return {
-            "created": result["created"],
-            "deleted + unchanged": result["deleted"] + result["unchanged"],
-            "failed": result["failed"],
-        }
+        return {key: result[key] for key in ("created", "deleted", "unchanged", "held", "failed")}
 
     def expected_summary(self, w: World) -> Any:
-        return {"created": 3, "deleted + unchanged": 9, "failed": 0}
+        return {"created": 3, "deleted": 3, "unchanged": 6, "held": 0, "failed": 0}
 
     def expected_state(self, w: World, before: State) -> State:
         remove, add = [], []
@@ -759,10 +764,31 @@ class Cell:
         return name
 
 
-_REPORTED = (
-    "the task fails at the end; its XCom report lists exactly the faulted items, everything else is "
-    "applied, and a re-run converges"
-)
+# What the sync does with an item's error: the task fails with Airflow's retries on (AirflowException) for
+# what a later attempt can fix, without them (AirflowFailException) for what it cannot; an unreachable
+# Canvas stops the run at once.
+_RETRYABLE_ITEM_ERRORS = (CanvasServerError, CanvasRateLimitError, CanvasTimeoutError, CanvasConnectionError)
+
+
+def _sync_expectation(inner: type[BaseException], family: Family) -> Expect:
+    task_error = AirflowException if inner in _RETRYABLE_ITEM_ERRORS else AirflowFailException
+    if inner is CanvasConnectionError:
+        return error(
+            task_error,
+            f"{inner.__name__} for X's create: Canvas is unreachable, so the run stops at once (X's delete and "
+            "the other users are not attempted); the plan file lists every item not done, a re-run converges",
+            says="could not be reached",
+        )
+    if family == "link":
+        where = "X's listing (X is not planned)"
+    else:
+        where = "X's create (X's old address is held, not retired)"
+    return error(
+        task_error,
+        f"{inner.__name__} for {where}: the task fails at the end, the other users are applied, the plan "
+        "file lists X's items, a re-run converges",
+        says="item(s) failed",
+    )
 
 
 def _expectation(call: Call, fault: FaultCase) -> Expect:
@@ -771,9 +797,7 @@ def _expectation(call: Call, fault: FaultCase) -> Expect:
         return not_applicable("this call reads no list: the armed Link fault is never consumed")
     if expect.outcome == ERROR and call.surface == "report":
         assert expect.error is not None
-        return error(
-            AirflowFailException, f"{expect.error.__name__} for the item: {_REPORTED}", says="not done"
-        )
+        return _sync_expectation(expect.error, fault.family)
     return expect
 
 
@@ -791,7 +815,9 @@ def foreign() -> Any:
 
 
 @pytest.fixture
-def world(fake_canvas: FakeCanvas, foreign: FakeCanvas, monkeypatch: pytest.MonkeyPatch) -> World:
+def world(
+    fake_canvas: FakeCanvas, foreign: FakeCanvas, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> World:
     monkeypatch.setattr(CanvasHook, "retry_base_delay", 0.01)
     monkeypatch.setenv(
         "AIRFLOW_CONN_CANVAS_DEFAULT",
@@ -800,7 +826,7 @@ def world(fake_canvas: FakeCanvas, foreign: FakeCanvas, monkeypatch: pytest.Monk
         ),
     )
     foreign.clear_requests()
-    return World(fake_canvas, foreign)
+    return World(fake_canvas, foreign, tmp_path)
 
 
 def _no_doubles(state: State) -> None:
@@ -893,28 +919,36 @@ def test_fault_matrix(cell: Cell, world: World) -> None:
 def _check_reported_failure(
     cell: Cell, world: World, raised: BaseException | None, result: Any, before: State, after: State
 ) -> None:
-    """The sync operator: the task fails naming the items, everything else is applied, a re-run converges."""
+    """The sync operator: the task fails naming the items (addresses only in the plan file), a re-run converges."""
     call = cell.call
     observed = repr(raised) if raised is not None else f"success: {call.summary(result)!r}"
     assert type(raised) is cell.expect.error, f"expected {cell.expect.label}, got {observed}"
     assert raised is not None
     _assert_clear(raised, world.canvas, cell.expect.says)
-    assert "example.edu" not in str(raised), "addresses belong in the XCom report, not the task log"
+    assert "example.edu" not in str(raised), "addresses belong in the plan file, not the task log"
     report = world.ti.pushed["return_value"]
+    assert "@example.edu" not in json.dumps(report), "addresses belong in the plan file, not XCom"
     user = world.ids["user"]
-    failed = {(f["user_id"], f["address"], f["action"]) for f in report["failures"]}
+    lines = [json.loads(line) for line in Path(world.ids["plan_path"]).read_text().splitlines()]
+    (entry,) = [line for line in lines if line.get("user") == str(user)]
+    stopped = "could not be reached" in cell.expect.says
     if cell.fault.family == "link":  # not listed, so nothing planned for X
-        wanted = {(str(user), address, "list") for address in world.ids["desired"][user]}
-    else:  # both of X's writes failed
-        wanted = {
-            (str(user), f"new-{user}@example.edu", "create"),
-            (str(user), f"stale-{user}@example.edu", "delete"),
-        }
-    assert failed == wanted
+        assert [f["action"] for f in entry["failed"]] == ["list"]
+        assert {i["address"] for i in entry["not_attempted"]} == set(world.ids["desired"][user])
+    else:  # X's create failed: its delete is held (or, once the run stopped, not attempted)
+        assert [(f["action"], f["address"]) for f in entry["failed"]] == [
+            ("create", f"new-{user}@example.edu")
+        ]
+        stale = f"stale-{user}@example.edu"
+        if stopped:
+            assert entry["not_attempted"] == [{"action": "delete", "address": stale}]
+        else:
+            assert [h["address"] for h in entry["held"]] == [stale]
     assert all(f["message"] for f in report["failures"])
     target = call.expected_state(world, before)
     for other in world.ids["users"]:
-        assert after.user(other) == (before.user(user) if other == user else target.user(other))
+        untouched = other == user or stopped
+        assert after.user(other) == (before.user(other) if untouched else target.user(other))
 
     world.canvas.clear_faults()
     world.ti.pushed.clear()

@@ -486,7 +486,7 @@ TRIGGER_FAULTS: dict[str, tuple[str, Callable[[FakeCanvas, FakeCanvas], Any]]] =
     "401 rejected token": ("CanvasAuthenticationError", lambda c, o: None),
     "500 after retries": ("CanvasServerError", lambda c, o: c.inject(Fault.status(500), times=10)),
     "429 after retries": ("CanvasRateLimitError", lambda c, o: c.inject(Fault.status(429), times=10)),
-    "timeout": ("CanvasConnectionError", lambda c, o: c.inject(Fault.stall(3.0), times=10)),
+    "timeout": ("CanvasTimeoutError", lambda c, o: c.inject(Fault.stall(3.0), times=10)),
     "malformed JSON": ("CanvasResponseError", lambda c, o: c.inject(Fault.malformed_json(), times=10)),
     "redirect to another host": (
         "CanvasResponseError",
@@ -765,6 +765,7 @@ def test_student_addresses_never_logged_at_info(canvas, student, monkeypatch, ca
             task_id="mirror",
             desired={login: [synced[0], "demo-student-1@example.edu"], ghost: "ghost@example.edu"},
             mode="mirror",
+            manage="all",
             max_deletes=1.0,
         ).execute(ctx)
     canvas.clear_faults()
