@@ -171,6 +171,11 @@ def _systemic_cause(error: CanvasError) -> str:
     return f"Canvas could not be reached ({error.summary.rstrip('.')})"
 
 
+def _unexpected(error: Exception) -> CanvasError:
+    """An exception the hook does not type: reported by class only (its text could hold anything)."""
+    return CanvasError(f"Unexpected {type(error).__name__} (a bug, or an answer nobody foresaw).")
+
+
 def _failure(action: str, error: Exception, address: str | None = None) -> Failure:
     if isinstance(error, CanvasError):
         message = "; ".join(error.messages) or error.summary
@@ -205,6 +210,8 @@ class _Run:
             return error
         except ValueError as error:
             return CanvasInputError(str(error))
+        except Exception as error:  # a bug or an answer nobody foresaw: one user's failure, not the run's
+            return _unexpected(error)
         self.stop.note(None)
         return channels
 
@@ -281,6 +288,9 @@ class _Run:
         except ValueError as error:
             outcome.failed.append(_failure("create", CanvasInputError(str(error)), address))
             return False
+        except Exception as error:
+            outcome.failed.append(_failure("create", _unexpected(error), address))
+            return False
         self.stop.note(None)
         state = str(channel.get("workflow_state"))
         owner = channel.get("user_id")
@@ -320,6 +330,9 @@ class _Run:
             return
         except ValueError as error:
             outcome.failed.append(_failure("delete", CanvasInputError(str(error)), channel.address))
+            return
+        except Exception as error:
+            outcome.failed.append(_failure("delete", _unexpected(error), channel.address))
             return
         self.stop.note(None)
         outcome.retired.append(channel.address)

@@ -228,7 +228,9 @@ def test_max_failures_is_the_tolerance_for_item_failures(canvas, roster, context
     assert report["failures"][0]["message"] == "Maximum number of communication channels reached"
     canvas.inject(refused, times=2, method="POST")
     report, message = run_failing(sync({u: f"other{u}@uni.edu" for u in roster}, max_failures="10%"), context)
-    assert report["failed"] == 2 and "more than max_failures allows (1)" in message  # 10% of 5 listings + 5 creates
+    assert (
+        report["failed"] == 2 and "more than max_failures allows (1)" in message
+    )  # 10% of 5 listings + 5 creates
     assert "Fix their cause" in message  # a 400 does not pass by itself: no Airflow retry
 
 
@@ -334,6 +336,7 @@ def test_users_not_in_canvas_are_skipped_or_fail(canvas, roster, context, tmp_pa
     (missing,) = [json.loads(line) for line in plan_path.read_text().splitlines() if '"missing_user"' in line]
     assert (missing["user"], missing["skipped"]) == ("sis_user_id:not-yet-enrolled", ["newbie@uni.edu"])
     report, message = run_failing(sync(desired), context)
+    assert "list for user sis_user_id:not-yet-enrolled: The specified resource does not exist" in message
     assert (report["missing_users"], report["failed"], report["unchanged"]) == (1, 1, 5)
     assert report["failures"][0] == {
         "user": "sis_user_id:not-yet-enrolled",
@@ -423,3 +426,22 @@ def test_progress_lines_carry_no_addresses(canvas, roster, context, captured_log
         if record.level in ("info", "warning", "error"):
             assert "secret" not in record.message, record.message
     assert counts["info"] > 0
+
+
+def test_an_unforeseen_exception_is_one_item_failure_not_a_lost_report(canvas, roster, context, monkeypatch):
+    from airflow_provider_canvas.hooks.canvas import CanvasHook
+
+    real = CanvasHook.create_communication_channel
+
+    def flaky(self, user_id, **kwargs):
+        if str(user_id) == str(roster[0]):
+            raise RecursionError("maximum recursion depth exceeded: secret@uni.edu")
+        return real(self, user_id, **kwargs)
+
+    monkeypatch.setattr(CanvasHook, "create_communication_channel", flaky)
+    report, message = run_failing(sync({u: f"new{u}@uni.edu" for u in roster}), context)
+    assert (report["created"], report["failed"]) == (4, 1)
+    assert (
+        report["failures"][0]["message"] == "Unexpected RecursionError (a bug, or an answer nobody foresaw)."
+    )
+    assert "secret" not in message and "secret" not in json.dumps(report)

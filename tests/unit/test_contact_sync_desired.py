@@ -96,7 +96,7 @@ def test_a_rendered_xcom_is_refused_with_the_fix():
 
 
 def test_unknown_files_and_missing_files(tmp_path):
-    with pytest.raises(ValueError, match="use a .csv file"):
+    with pytest.raises(ValueError, match=r"use a \.csv file"):
         load_desired(csv_file(tmp_path, "x", name="c.xlsx"), "email")
     with pytest.raises(ValueError, match="does not exist"):
         load_desired(str(tmp_path / "nope.csv"), "email")
