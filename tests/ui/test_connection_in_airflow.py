@@ -61,6 +61,39 @@ def test_test_button_succeeds_and_names_the_user(api, fake_canvas):
     assert (request.method, request.path) == ("GET", "/api/v1/users/self")
 
 
+def test_test_button_on_a_stored_connection_with_the_body_the_33_ui_sends(api, fake_canvas):
+    """The list row's Test sends ``port: 0`` and the masked token; Airflow 3.3 alone answers 400."""
+    created = api.post(
+        "/api/v2/connections",
+        json={
+            "connection_id": "canvas_stored",
+            "conn_type": "canvas",
+            "host": fake_canvas.base_url,
+            "password": fake_canvas.admin_token,
+        },
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["port"] is None
+    try:
+        result = _test_button(
+            api, connection_id="canvas_stored", host=fake_canvas.base_url, password="***", port=0, login=""
+        )
+    finally:
+        api.delete("/api/v2/connections/canvas_stored")
+    assert result == {
+        "status": True,
+        "message": f"Connected to {fake_canvas.base_url} as Site Admin (user id 1).",
+    }
+
+
+def test_the_test_button_plugin_is_registered(api):
+    plugins = api.get("/api/v2/plugins").json()["plugins"]
+    (ours,) = [p for p in plugins if p["name"] == "canvas_test_button"]
+    assert [m["middleware"] for m in ours["fastapi_root_middlewares"]] == [
+        "airflow_provider_canvas.plugins.test_button.CanvasTestPortFix"
+    ]
+
+
 def test_test_button_explains_a_bad_token_without_echoing_it(api, fake_canvas):
     result = _test_button(api, host=fake_canvas.base_url, password="not-the-token-12345")
     assert result["status"] is False
