@@ -35,6 +35,7 @@ def test_connection_form_shows_our_fields(api):
         "timeout",
         "max_retries",
         "verify",
+        "ca_bundle",
         "allow_insecure_http",
         "max_concurrency",
     }
@@ -99,6 +100,34 @@ def test_test_button_explains_a_bad_token_without_echoing_it(api, fake_canvas):
     assert result["status"] is False
     assert "rejected the access token" in result["message"]
     assert "not-the-token-12345" not in result["message"]
+
+
+def test_test_button_names_the_form_label_not_airflows_temporary_id(api, fake_canvas):
+    result = _test_button(
+        api, host=fake_canvas.base_url, password=fake_canvas.admin_token, extra='{"timeout": 0}'
+    )
+    assert result == {
+        "status": False,
+        "message": "'Timeout (seconds)' (extra timeout) must be at least 0.1 and at most 3600 seconds; got 0.",
+    }
+    assert fake_canvas.requests == []
+
+
+def test_a_named_connection_is_named_in_its_errors(monkeypatch):
+    from airflow_provider_canvas.exceptions import CanvasConfigurationError
+    from airflow_provider_canvas.hooks._connection import shown_conn_id
+    from airflow_provider_canvas.hooks.canvas import CanvasHook
+
+    bad = '{"conn_type": "canvas", "host": "https://canvas.example.edu", "password": "tok-12345", "extra": {"verify": "maybe"}}'
+    monkeypatch.setenv("AIRFLOW_CONN_CANVAS_NIGHTLY", bad)
+    with pytest.raises(
+        CanvasConfigurationError, match=r"^Connection 'canvas_nightly': 'Verify TLS' \(extra verify\)"
+    ):
+        _ = CanvasHook(canvas_conn_id="canvas_nightly").settings
+    assert shown_conn_id("LKr3Bc8n") == "LKr3Bc8n"  # no AIRFLOW_CONN_LKR3BC8N: not Airflow's Test copy
+    monkeypatch.setenv("AIRFLOW_CONN_LKR3BC8N", bad)
+    assert shown_conn_id("LKr3Bc8n") is None
+    assert shown_conn_id("canvas_nightly") == "canvas_nightly"
 
 
 def test_test_button_refuses_plain_http_to_a_real_host(api, fake_canvas):
