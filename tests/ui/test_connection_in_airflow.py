@@ -179,3 +179,10 @@ def test_airflow_cli_lists_the_provider_and_its_connection_type():
     (hook,) = [h for h in json.loads(hooks.stdout) if h["connection_type"] == "canvas"]
     assert hook["class"] == "airflow_provider_canvas.hooks.canvas.CanvasHook"
     assert (hook["hook_name"], hook["conn_id_attribute_name"]) == ("Canvas LMS", "canvas_conn_id")
+
+
+def test_the_providers_page_links_our_docs(api):
+    providers = api.get("/api/v2/providers", params={"limit": 100}).json()["providers"]
+    (ours,) = [p for p in providers if p["package_name"] == "airflow-provider-canvas"]
+    assert ours["documentation_url"].startswith("https://")
+    assert ours["documentation_url"].endswith("/docs")
