@@ -128,6 +128,8 @@ def normalize_base_url(
         raise _error(conn_id, f"host {host!r} has an invalid port.") from None
     netloc_host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
     port = explicit_port or port
+    if port == {"https": 443, "http": 80}[scheme]:
+        port = None  # https://canvas.example.edu, not ...:443 (a port kept for the 3.3 Test button, say)
     if scheme == "http" and not allow_insecure_http and not is_loopback_host(parts.hostname):
         raise _error(
             conn_id,

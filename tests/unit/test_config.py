@@ -30,6 +30,19 @@ def test_port_field_is_used_when_host_has_none():
 
 
 @pytest.mark.parametrize(
+    ("host", "port", "expected"),
+    [
+        ("canvas.example.edu", 443, "https://canvas.example.edu"),
+        ("https://canvas.example.edu:443", None, "https://canvas.example.edu"),
+        ("http://localhost", 80, "http://localhost"),
+        ("http://localhost", 443, "http://localhost:443"),
+    ],
+)
+def test_default_ports_are_left_out(host, port, expected):
+    assert normalize_base_url(host, port=port) == expected
+
+
+@pytest.mark.parametrize(
     ("host", "fragment"),
     [
         (None, "no host"),
