@@ -80,10 +80,11 @@ def get_provider_info() -> dict:
                     "timeout": {
                         "label": "Timeout (seconds)",
                         "description": "Connect and read timeout for each request.",
+                        # The UI clamps to minimum/maximum but ignores exclusiveMinimum: 0.1 keeps 0 out.
                         "schema": {
                             "type": ["number", "null"],
                             "default": 30,
-                            "exclusiveMinimum": 0,
+                            "minimum": 0.1,
                             "maximum": 3600,
                         },
                     },
@@ -92,10 +93,17 @@ def get_provider_info() -> dict:
                         "description": "Retries after the first attempt (throttling, 5xx, network errors).",
                         "schema": {"type": ["integer", "null"], "default": 5, "minimum": 0, "maximum": 20},
                     },
+                    # A drop-down (the UI enforces an enum, not a pattern); a CA bundle gets its own field.
                     "verify": {
                         "label": "Verify TLS",
-                        "description": "true, false or a CA bundle path; false is insecure (logs a warning).",
-                        "schema": {"type": ["string", "null"], "default": "true"},
+                        "description": "Check Canvas's TLS certificate. false is insecure (logs a warning).",
+                        "schema": {"type": ["string", "null"], "enum": ["true", "false"], "default": "true"},
+                    },
+                    "ca_bundle": {
+                        "label": "CA bundle path",
+                        "description": "For a Canvas behind a private CA: absolute path of a PEM bundle to "
+                        "trust, present on every worker, the triggerer and the API server.",
+                        "schema": {"type": ["string", "null"], "pattern": "^/"},
                     },
                     "allow_insecure_http": {
                         "label": "Allow plain http://",

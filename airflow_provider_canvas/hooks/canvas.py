@@ -336,7 +336,8 @@ class CanvasHook(BaseHook):
             where = safe_url(url)
             return CanvasTLSError(
                 f"TLS verification failed for {origin(url)[1]}: {tls_reason(exc)}. If Canvas uses a private "
-                "certificate authority, set the connection extra 'verify' to its CA bundle path.",
+                "certificate authority, set the connection's 'CA bundle path' (extra ca_bundle) to its PEM "
+                "bundle.",
                 method=method,
                 url=where,
                 attempts=attempts,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from airflow_provider_canvas import get_provider_info
 from airflow_provider_canvas.exceptions import CanvasConfigurationError
 from airflow_provider_canvas.wire.urls import API_PREFIX, is_loopback_host
 
@@ -19,6 +20,7 @@ __all__ = [
     "DEFAULT_CONN_ID",
     "KNOWN_EXTRAS",
     "CanvasConnectionSettings",
+    "connection_prefix",
     "normalize_base_url",
     "parse_connection",
 ]
@@ -27,11 +29,21 @@ DEFAULT_CONN_ID = "canvas_default"
 DEFAULT_PER_PAGE = 100
 MAX_PER_PAGE = 100
 DEFAULT_TIMEOUT = 30.0
+MIN_TIMEOUT = 0.1
+MAX_TIMEOUT = 3600.0
 DEFAULT_MAX_RETRIES = 5
 MAX_RETRIES_LIMIT = 20
 DEFAULT_MAX_CONCURRENCY = 16
 MAX_CONCURRENCY_LIMIT = 64
-KNOWN_EXTRAS = ("per_page", "timeout", "max_retries", "verify", "allow_insecure_http", "max_concurrency")
+KNOWN_EXTRAS = (
+    "per_page",
+    "timeout",
+    "max_retries",
+    "verify",
+    "ca_bundle",
+    "allow_insecure_http",
+    "max_concurrency",
+)
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
@@ -49,12 +61,36 @@ class CanvasConnectionSettings:
     ignored_extras: tuple[str, ...] = ()
 
 
-def _error(conn_id: str, message: str) -> CanvasConfigurationError:
-    return CanvasConfigurationError(f"Connection {conn_id!r}: {message}")
+def _form_labels() -> dict[str, str]:
+    (connection,) = get_provider_info()["connection-types"]
+    return {name: field["label"] for name, field in connection["conn-fields"].items()}
+
+
+# Messages name a field as the UI form shows it, then the extra's key for JSON and secrets-backend users.
+_LABELS = _form_labels()
+
+
+def _field(name: str) -> str:
+    return f"{_LABELS[name]!r} (extra {name})" if name in _LABELS else f"extra {name!r}"
+
+
+def connection_prefix(conn_id: str | None) -> str:
+    """``Connection 'x': `` for messages; empty when the id would mean nothing (Airflow's Test button)."""
+    return f"Connection {conn_id!r}: " if conn_id else ""
+
+
+def _error(conn_id: str | None, message: str) -> CanvasConfigurationError:
+    if not conn_id:
+        message = message[:1].upper() + message[1:]
+    return CanvasConfigurationError(connection_prefix(conn_id) + message)
 
 
 def normalize_base_url(
-    host: str | None, *, port: int | None = None, allow_insecure_http: bool = False, conn_id: str = "canvas"
+    host: str | None,
+    *,
+    port: int | None = None,
+    allow_insecure_http: bool = False,
+    conn_id: str | None = "canvas",
 ) -> str:
     """``https://canvas.example.edu`` from the forms people paste (trailing ``/``, ``/api/v1``, no scheme)."""
     if not host or not host.strip():
@@ -92,67 +128,98 @@ def normalize_base_url(
         raise _error(conn_id, f"host {host!r} has an invalid port.") from None
     netloc_host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
     port = explicit_port or port
+    if port == {"https": 443, "http": 80}[scheme]:
+        port = None  # https://canvas.example.edu, not ...:443 (a port kept for the 3.3 Test button, say)
     if scheme == "http" and not allow_insecure_http and not is_loopback_host(parts.hostname):
         raise _error(
             conn_id,
-            "host uses plain http://, which would send the access token unencrypted. Use https://, or set "
-            "the extra allow_insecure_http to true if you really mean it.",
+            "host uses plain http://, which would send the access token unencrypted. Use https://, or "
+            f"turn on {_field('allow_insecure_http')} if you really mean it.",
         )
     return f"{scheme}://{netloc_host}" + (f":{port}" if port else "")
 
 
-def _as_bool(conn_id: str, name: str, value: Any) -> bool:
+def _as_bool(conn_id: str | None, name: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
-    raise _error(conn_id, f"extra {name!r} must be true or false; got {value!r}.")
+    raise _error(conn_id, f"{_field(name)} must be true or false; got {value!r}.")
 
 
-def _as_int(conn_id: str, name: str, value: Any, low: int, high: int) -> int:
+def _as_int(conn_id: str | None, name: str, value: Any, low: int, high: int) -> int:
     try:
         if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
             raise ValueError
         number = int(str(value).strip()) if isinstance(value, str) else int(value)
     except (TypeError, ValueError):
         raise _error(
-            conn_id, f"extra {name!r} must be a whole number from {low} to {high}; got {value!r}."
+            conn_id, f"{_field(name)} must be a whole number from {low} to {high}; got {value!r}."
         ) from None
     if not low <= number <= high:
-        raise _error(conn_id, f"extra {name!r} must be from {low} to {high}; got {number}.")
+        raise _error(conn_id, f"{_field(name)} must be from {low} to {high}; got {number}.")
     return number
 
 
-def _as_timeout(conn_id: str, value: Any) -> float:
+def _as_timeout(conn_id: str | None, value: Any) -> float:
     try:
         if isinstance(value, bool):
             raise ValueError
         number = float(value)
     except (TypeError, ValueError):
-        raise _error(conn_id, f"extra 'timeout' must be a number of seconds; got {value!r}.") from None
-    if not 0 < number <= 3600:
-        raise _error(conn_id, f"extra 'timeout' must be more than 0 and at most 3600 seconds; got {value!r}.")
+        raise _error(conn_id, f"{_field('timeout')} must be a number of seconds; got {value!r}.") from None
+    if not MIN_TIMEOUT <= number <= MAX_TIMEOUT:
+        raise _error(
+            conn_id,
+            f"{_field('timeout')} must be at least {MIN_TIMEOUT:g} and at most {MAX_TIMEOUT:g} seconds; "
+            f"got {value!r}.",
+        )
     return number
 
 
-def _as_verify(conn_id: str, value: Any) -> bool | str:
+def _as_verify(conn_id: str | None, value: Any) -> bool | str:
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
         lowered = value.strip().lower()
         if lowered in _TRUE | _FALSE:
             return lowered in _TRUE
+        # A CA bundle path here is the older spelling of ca_bundle, still read for existing connections.
         if os.path.exists(value.strip()):
             return value.strip()
         raise _error(
-            conn_id, f"extra 'verify' is neither true/false nor an existing CA bundle path: {value!r}."
+            conn_id,
+            f"{_field('verify')} must be true or false (for a private CA, set {_LABELS['ca_bundle']!r}); "
+            f"got {value!r}.",
         )
-    raise _error(conn_id, f"extra 'verify' must be true, false or a CA bundle path; got {value!r}.")
+    raise _error(conn_id, f"{_field('verify')} must be true or false; got {value!r}.")
+
+
+def _as_ca_bundle(conn_id: str | None, value: Any, verify: bool | str) -> str:
+    path = value.strip() if isinstance(value, str) else ""
+    if not path or not os.path.isabs(path):
+        raise _error(conn_id, f"{_field('ca_bundle')} must be an absolute file path; got {value!r}.")
+    if verify is False:
+        raise _error(
+            conn_id,
+            f"{_field('ca_bundle')} is set but {_field('verify')} is false, so it would be ignored. Set "
+            f"{_LABELS['verify']!r} to true to check certificates against the bundle, or clear the path.",
+        )
+    if not os.path.isfile(path):
+        raise _error(conn_id, f"{_field('ca_bundle')} {path!r} is not a file on this machine.")
+    return path
 
 
 def parse_connection(
-    *, conn_id: str, host: str | None, password: str | None, extra: Mapping[str, Any], port: int | None = None
+    *,
+    conn_id: str | None,
+    host: str | None,
+    password: str | None,
+    extra: Mapping[str, Any],
+    port: int | None = None,
 ) -> CanvasConnectionSettings:
+    """Settings from a connection's fields; ``conn_id`` None leaves the id out of messages."""
+
     def given(name: str) -> bool:
         return extra.get(name) not in (None, "")
 
@@ -162,6 +229,9 @@ def parse_connection(
         else False
     )
     base_url = normalize_base_url(host, port=port, allow_insecure_http=allow_http, conn_id=conn_id)
+    verify = _as_verify(conn_id, extra["verify"]) if given("verify") else True
+    if given("ca_bundle"):
+        verify = _as_ca_bundle(conn_id, extra["ca_bundle"], verify)
     if not password or not password.strip():
         raise _error(conn_id, "the Access Token (password) is empty. Paste a Canvas access token into it.")
     return CanvasConnectionSettings(
@@ -174,7 +244,7 @@ def parse_connection(
         max_retries=_as_int(conn_id, "max_retries", extra["max_retries"], 0, MAX_RETRIES_LIMIT)
         if given("max_retries")
         else DEFAULT_MAX_RETRIES,
-        verify=_as_verify(conn_id, extra["verify"]) if given("verify") else True,
+        verify=verify,
         allow_insecure_http=allow_http,
         max_concurrency=_as_int(
             conn_id, "max_concurrency", extra["max_concurrency"], 1, MAX_CONCURRENCY_LIMIT

@@ -91,8 +91,14 @@ def test_untrusted_certificate_fails_clearly_and_is_not_retried(https_canvas, mo
     ok, message = _hook(monkeypatch, url).test_connection()
     assert not ok
     assert "TLS verification failed for 127.0.0.1" in message
-    assert "'verify'" in message
+    assert "'CA bundle path' (extra ca_bundle)" in message
     assert "tls-token-abcdef" not in message
+
+
+def test_ca_bundle_field_is_trusted(https_canvas, monkeypatch):
+    url, cert_path = https_canvas
+    ok, message = _hook(monkeypatch, url, ca_bundle=str(cert_path), verify="true").test_connection()
+    assert ok, message
 
 
 def test_ca_bundle_path_is_trusted(https_canvas, monkeypatch):

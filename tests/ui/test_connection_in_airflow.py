@@ -35,6 +35,7 @@ def test_connection_form_shows_our_fields(api):
         "timeout",
         "max_retries",
         "verify",
+        "ca_bundle",
         "allow_insecure_http",
         "max_concurrency",
     }
@@ -61,11 +62,72 @@ def test_test_button_succeeds_and_names_the_user(api, fake_canvas):
     assert (request.method, request.path) == ("GET", "/api/v1/users/self")
 
 
+def test_test_button_on_a_stored_connection_with_the_body_the_33_ui_sends(api, fake_canvas):
+    """The list row's Test sends ``port: 0`` and the masked token; Airflow 3.3 alone answers 400."""
+    created = api.post(
+        "/api/v2/connections",
+        json={
+            "connection_id": "canvas_stored",
+            "conn_type": "canvas",
+            "host": fake_canvas.base_url,
+            "password": fake_canvas.admin_token,
+        },
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["port"] is None
+    try:
+        result = _test_button(
+            api, connection_id="canvas_stored", host=fake_canvas.base_url, password="***", port=0, login=""
+        )
+    finally:
+        api.delete("/api/v2/connections/canvas_stored")
+    assert result == {
+        "status": True,
+        "message": f"Connected to {fake_canvas.base_url} as Site Admin (user id 1).",
+    }
+
+
+def test_the_test_button_plugin_is_registered(api):
+    plugins = api.get("/api/v2/plugins").json()["plugins"]
+    (ours,) = [p for p in plugins if p["name"] == "canvas_test_button"]
+    assert [m["middleware"] for m in ours["fastapi_root_middlewares"]] == [
+        "airflow_provider_canvas.plugins.test_button.CanvasTestPortFix"
+    ]
+
+
 def test_test_button_explains_a_bad_token_without_echoing_it(api, fake_canvas):
     result = _test_button(api, host=fake_canvas.base_url, password="not-the-token-12345")
     assert result["status"] is False
     assert "rejected the access token" in result["message"]
     assert "not-the-token-12345" not in result["message"]
+
+
+def test_test_button_names_the_form_label_not_airflows_temporary_id(api, fake_canvas):
+    result = _test_button(
+        api, host=fake_canvas.base_url, password=fake_canvas.admin_token, extra='{"timeout": 0}'
+    )
+    assert result == {
+        "status": False,
+        "message": "'Timeout (seconds)' (extra timeout) must be at least 0.1 and at most 3600 seconds; got 0.",
+    }
+    assert fake_canvas.requests == []
+
+
+def test_a_named_connection_is_named_in_its_errors(monkeypatch):
+    from airflow_provider_canvas.exceptions import CanvasConfigurationError
+    from airflow_provider_canvas.hooks._connection import shown_conn_id
+    from airflow_provider_canvas.hooks.canvas import CanvasHook
+
+    bad = '{"conn_type": "canvas", "host": "https://canvas.example.edu", "password": "tok-12345", "extra": {"verify": "maybe"}}'
+    monkeypatch.setenv("AIRFLOW_CONN_CANVAS_NIGHTLY", bad)
+    with pytest.raises(
+        CanvasConfigurationError, match=r"^Connection 'canvas_nightly': 'Verify TLS' \(extra verify\)"
+    ):
+        _ = CanvasHook(canvas_conn_id="canvas_nightly").settings
+    assert shown_conn_id("LKr3Bc8n") == "LKr3Bc8n"  # no AIRFLOW_CONN_LKR3BC8N: not Airflow's Test copy
+    monkeypatch.setenv("AIRFLOW_CONN_LKR3BC8N", bad)
+    assert shown_conn_id("LKr3Bc8n") is None
+    assert shown_conn_id("canvas_nightly") == "canvas_nightly"
 
 
 def test_test_button_refuses_plain_http_to_a_real_host(api, fake_canvas):
@@ -117,3 +179,10 @@ def test_airflow_cli_lists_the_provider_and_its_connection_type():
     (hook,) = [h for h in json.loads(hooks.stdout) if h["connection_type"] == "canvas"]
     assert hook["class"] == "airflow_provider_canvas.hooks.canvas.CanvasHook"
     assert (hook["hook_name"], hook["conn_id_attribute_name"]) == ("Canvas LMS", "canvas_conn_id")
+
+
+def test_the_providers_page_links_our_docs(api):
+    providers = api.get("/api/v2/providers", params={"limit": 100}).json()["providers"]
+    (ours,) = [p for p in providers if p["package_name"] == "airflow-provider-canvas"]
+    assert ours["documentation_url"].startswith("https://")
+    assert ours["documentation_url"].endswith("/docs")

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_canvas import get_provider_info
 from airflow_provider_canvas.exceptions import CanvasConfigurationError
-from airflow_provider_canvas.wire.config import normalize_base_url, parse_connection
+from airflow_provider_canvas.wire.config import KNOWN_EXTRAS, normalize_base_url, parse_connection
 
 
 @pytest.mark.parametrize(
@@ -26,6 +27,19 @@ def test_base_url_forms(host, expected):
 
 def test_port_field_is_used_when_host_has_none():
     assert normalize_base_url("canvas.example.edu", port=8443) == "https://canvas.example.edu:8443"
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "expected"),
+    [
+        ("canvas.example.edu", 443, "https://canvas.example.edu"),
+        ("https://canvas.example.edu:443", None, "https://canvas.example.edu"),
+        ("http://localhost", 80, "http://localhost"),
+        ("http://localhost", 443, "http://localhost:443"),
+    ],
+)
+def test_default_ports_are_left_out(host, port, expected):
+    assert normalize_base_url(host, port=port) == expected
 
 
 @pytest.mark.parametrize(
@@ -131,8 +145,68 @@ def test_null_extras_mean_default():
     ],
 )
 def test_bad_extras_name_the_field(extra, field):
-    with pytest.raises(CanvasConfigurationError, match=f"'{field}'"):
+    with pytest.raises(
+        CanvasConfigurationError, match=rf"^Connection 'canvas_default': '.+' \(extra {field}\)"
+    ):
         _parse(extra=extra)
+
+
+def test_messages_use_the_form_labels():
+    with pytest.raises(CanvasConfigurationError) as info:
+        _parse(extra={"timeout": 0})
+    assert str(info.value) == (
+        "Connection 'canvas_default': 'Timeout (seconds)' (extra timeout) must be at least 0.1 and at most "
+        "3600 seconds; got 0."
+    )
+
+
+def test_every_extra_has_a_form_field_with_a_label():
+    (connection,) = get_provider_info()["connection-types"]
+    assert set(connection["conn-fields"]) == set(KNOWN_EXTRAS)
+    assert all(field["label"] for field in connection["conn-fields"].values())
+
+
+def test_without_a_connection_id_the_message_starts_with_the_problem():
+    with pytest.raises(CanvasConfigurationError) as info:
+        _parse(conn_id=None, extra={"verify": "maybe"})
+    assert str(info.value) == (
+        "'Verify TLS' (extra verify) must be true or false (for a private CA, set 'CA bundle path'); got 'maybe'."
+    )
+    with pytest.raises(CanvasConfigurationError, match=r"^No host"):
+        _parse(conn_id=None, host="")
+
+
+@pytest.mark.parametrize("timeout", [0.1, "0.5", 3600])
+def test_timeout_range_is_the_forms(timeout):
+    assert _parse(extra={"timeout": timeout}).timeout == float(timeout)
+
+
+@pytest.mark.parametrize("timeout", [0, 0.05, -1, 3600.5])
+def test_timeout_outside_the_forms_range_is_refused(timeout):
+    with pytest.raises(CanvasConfigurationError, match=r"at least 0\.1 and at most 3600"):
+        _parse(extra={"timeout": timeout})
+
+
+def test_ca_bundle_is_what_requests_verify_against(tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert _parse(extra={"ca_bundle": str(bundle)}).verify == str(bundle)
+    assert _parse(extra={"ca_bundle": f" {bundle} ", "verify": "true"}).verify == str(bundle)
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        ({"ca_bundle": "ca.pem"}, "must be an absolute file path"),
+        ({"ca_bundle": 5}, "must be an absolute file path"),
+        ({"ca_bundle": "/no/such/ca.pem"}, "is not a file on this machine"),
+        ({"ca_bundle": "/", "verify": "false"}, "is set but 'Verify TLS' (extra verify) is false"),
+    ],
+)
+def test_bad_ca_bundle(extra, fragment):
+    with pytest.raises(CanvasConfigurationError, match="'CA bundle path' \\(extra ca_bundle\\)") as info:
+        _parse(extra=extra)
+    assert fragment in str(info.value)
 
 
 @pytest.mark.parametrize("password", [None, "", "   "])

@@ -1,0 +1,1 @@
+"""Airflow plugins this provider registers through ``get_provider_info()["plugins"]``."""

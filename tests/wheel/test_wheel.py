@@ -1,0 +1,168 @@
+"""The provider as users install it: the built wheel (not this checkout) in a fresh venv with Airflow.
+
+The venv gets exactly the Airflow that ``uv.lock`` pins (``uv export --no-dev``), from uv's cache, and the
+checks run outside the repository so nothing can import the source tree by accident.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import REPO_ROOT
+
+UV = REPO_ROOT / ".tools" / "bin" / "uv"
+
+CHECK_INSTALLED = """
+import importlib.metadata, json, sys
+from pathlib import Path
+import airflow_provider_canvas
+from airflow.providers_manager import ProvidersManager
+from airflow_provider_canvas.operators import communication_channels as operators
+from airflow_provider_canvas.sensors.communication_channels import CanvasCommunicationChannelSensor
+from airflow_provider_canvas.triggers.communication_channels import CanvasCommunicationChannelTrigger
+
+dist = importlib.metadata.distribution("airflow-provider-canvas")
+hook = ProvidersManager().hooks["canvas"]
+print(json.dumps({
+    "module": airflow_provider_canvas.__file__,
+    "direct_url": dist.read_text("direct_url.json"),
+    "hook": [hook.hook_class_name, hook.hook_name, hook.connection_id_attribute_name],
+    "operators": sorted(name for name in dir(operators) if name.endswith("Operator")),
+    "urls": dist.metadata.get_all("Project-URL"),
+}))
+"""
+
+
+def _run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
+    result = subprocess.run(args, capture_output=True, text=True, timeout=600, check=False, **kwargs)
+    assert result.returncode == 0, f"{args[:3]} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """``uv build`` of this checkout: what ``./dev build`` puts into dist/."""
+    if not UV.exists():
+        pytest.fail("uv is missing from .tools/: run the tests through ./dev test, which installs it")
+    out = tmp_path_factory.mktemp("dist")
+    env = {**os.environ, "UV_PYTHON": sys.executable, "UV_PYTHON_DOWNLOADS": "never"}
+    _run([str(UV), "build", "--out-dir", str(out), str(REPO_ROOT)], env=env)
+    return out
+
+
+@pytest.fixture(scope="module")
+def venv(built, tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """A fresh venv with the wheel and the locked Airflow, and an environment that points outside the repo."""
+    root = tmp_path_factory.mktemp("user")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "PYTHON"))}
+    env.update(
+        AIRFLOW_HOME=str(root / "airflow"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        UV_PYTHON_DOWNLOADS="never",
+        VIRTUAL_ENV="",
+    )
+    requirements = root / "requirements.txt"
+    _run(
+        [
+            str(UV),
+            "export",
+            "--frozen",
+            "--no-dev",
+            "--no-emit-project",
+            "--no-hashes",
+            "-o",
+            str(requirements),
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+    )
+    _run([str(UV), "venv", "--quiet", "--python", sys.executable, str(root / "venv")], env=env)
+    (wheel,) = built.glob("*.whl")
+    python = root / "venv" / "bin" / "python"
+    _run(
+        [str(UV), "pip", "install", "--quiet", "--python", str(python), "-r", str(requirements), str(wheel)],
+        env=env,
+    )
+    return root, env
+
+
+def test_wheel_and_sdist_metadata(built):
+    (wheel,) = built.glob("*.whl")
+    (sdist,) = built.glob("*.tar.gz")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        metadata = archive.read("airflow_provider_canvas-0.1.0.dist-info/METADATA").decode()
+        entry_points = archive.read("airflow_provider_canvas-0.1.0.dist-info/entry_points.txt").decode()
+    assert "airflow_provider_canvas/py.typed" in names
+    assert "airflow_provider_canvas/testing/__main__.py" in names
+    assert not [name for name in names if name.startswith(("tests/", "example_dags/", "docs/"))]
+    assert "Description-Content-Type: text/markdown" in metadata
+    for name in ("Documentation", "Source", "Changelog"):
+        assert f"Project-URL: {name}, https://" in metadata
+    assert "provider_info = airflow_provider_canvas:get_provider_info" in entry_points
+    assert (
+        "canvas_test_button = airflow_provider_canvas.plugins.test_button:CanvasTestButtonPlugin"
+        in entry_points
+    )
+    # The long description renders as PyPI would render it.
+    twine = Path(sys.executable).with_name("twine")
+    result = _run([str(twine), "check", "--strict", str(wheel), str(sdist)])
+    assert result.stdout.count("PASSED") == 2
+
+
+def test_airflow_lists_the_installed_provider(venv):
+    root, env = venv
+    airflow = str(root / "venv" / "bin" / "airflow")
+    providers = json.loads(_run([airflow, "providers", "list", "-o", "json"], cwd=root, env=env).stdout)
+    (ours,) = [p for p in providers if p["package_name"] == "airflow-provider-canvas"]
+    assert ours["version"] == "0.1.0"
+
+
+def test_connection_type_and_operators_from_the_wheel(venv):
+    root, env = venv
+    python = str(root / "venv" / "bin" / "python")
+    found = json.loads(_run([python, "-c", CHECK_INSTALLED], cwd=root, env=env).stdout.splitlines()[-1])
+    assert Path(found["module"]).is_relative_to(root / "venv")  # the wheel, not this checkout
+    assert found["direct_url"] is None or '"editable": true' not in found["direct_url"]
+    assert found["hook"] == [
+        "airflow_provider_canvas.hooks.canvas.CanvasHook",
+        "Canvas LMS",
+        "canvas_conn_id",
+    ]
+    assert "CanvasCreateCommunicationChannelOperator" in found["operators"]
+    assert any(url.startswith("Documentation, https://") for url in found["urls"])
+
+
+def test_the_fake_canvas_starts_from_the_wheel(venv):
+    root, env = venv
+    python = str(root / "venv" / "bin" / "python")
+    with subprocess.Popen(
+        [python, "-m", "airflow_provider_canvas.testing", "--port", "0"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    ) as process:
+        try:
+            assert process.stdout is not None
+            first = json.loads(process.stdout.readline())
+            assert first["base_url"].startswith("http://127.0.0.1:")
+            me = requests.get(
+                first["base_url"] + "/api/v1/users/self",
+                headers={"Authorization": f"Bearer {first['admin_token']}"},
+                timeout=10,
+            )
+            assert me.json()["name"] == "Site Admin"
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
