@@ -61,7 +61,7 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(airflow|requests|httpx|tenacity|pendulum|pytest|_pytest)(\..*)?"),
     (r"py:.*", r"(collections\.abc|concurrent\.futures|datetime|logging|pathlib|threading|types)\..*"),
     # Names in signatures that autodoc leaves unqualified (TYPE_CHECKING imports, Airflow's aliases).
-    (r"py:class", r"(Context|PokeReturnValue|TriggerEvent|BaseTrigger|TaskInstanceKey)"),
+    (r"py:class", r"(Context|PokeReturnValue|TriggerEvent|BaseTrigger|TaskInstanceKey|Path)"),
     # Internal: the hook's concurrency governor has no public API of its own.
     (r"py:class", r"airflow_provider_canvas\.hooks\._governor\.Governor"),
 ]

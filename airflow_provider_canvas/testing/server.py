@@ -396,6 +396,27 @@ class FakeCanvas:
             user_ids = list(self._state.users)
         return [c for user_id in user_ids for c in self.channels(user_id, include_retired=include_retired)]
 
+    def users(self, *, include_retired: bool = False) -> list[dict[str, object]]:
+        """Every user, by id, with the identifiers a DAG names them by and their channels.
+
+        :param include_retired: also the retired (deleted) channels.
+        :return: ``{"id", "name", "sis_user_id", "login_id", "integration_id", "channels": [...]}`` per user,
+            the channels as :meth:`channels` gives them.
+        """
+        with self._state.lock:
+            users = list(self._state.users.values())
+        return [
+            {
+                "id": user.id,
+                "name": user.name,
+                "sis_user_id": user.sis_user_id,
+                "login_id": user.login_id,
+                "integration_id": user.integration_id,
+                "channels": self.channels(user.id, include_retired=include_retired),
+            }
+            for user in users
+        ]
+
     def push_endpoints(self, user_id: int) -> list[dict[str, object]]:
         """The user's registered push devices: ``id``, ``token``, ``access_token_id``, ``workflow_state``
         (``active`` or ``deleted``).

@@ -93,7 +93,12 @@ def test_the_guides_and_the_reference_exist():
 
 def test_the_docs_show_samples_from_the_example_dags():
     assert len(MARKED_INCLUDES) >= 7
-    assert {include.target.parent for include in ALL_INCLUDES} == {REPO_ROOT / "example_dags"}
+    outside = [
+        include.where
+        for include in ALL_INCLUDES
+        if not include.target.is_relative_to(REPO_ROOT / "example_dags")
+    ]
+    assert outside == [], "the docs include code from example_dags/ only (what the test suite runs)"
 
 
 @pytest.mark.parametrize("include", MARKED_INCLUDES, ids=lambda include: include.where)
