@@ -62,6 +62,8 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(collections\.abc|concurrent\.futures|datetime|logging|pathlib|threading|types)\..*"),
     # Names in signatures that autodoc leaves unqualified (TYPE_CHECKING imports, Airflow's aliases).
     (r"py:class", r"(Context|PokeReturnValue|TriggerEvent|BaseTrigger|TaskInstanceKey|Path)"),
+    # Type variables of generic signatures (``bulk_map(fn: Callable[[T], R], ...)``): not classes.
+    (r"py:class", r"airflow_provider_canvas\..*\.[A-Z]"),
     # Internal: the hook's concurrency governor has no public API of its own.
     (r"py:class", r"airflow_provider_canvas\.hooks\._governor\.Governor"),
 ]
