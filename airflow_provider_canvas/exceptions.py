@@ -13,7 +13,22 @@ from airflow_provider_canvas._compat import AirflowException
 
 
 class CanvasError(AirflowException):
-    """Root of every error this provider raises about Canvas or its connection."""
+    """Root of every error this provider raises about Canvas or its connection.
+
+    Catch it (or a subclass) by meaning; the message is the summary, Canvas's own messages and a hint,
+    and never carries the access token or a response body wholesale. It pickles with all its fields, so
+    it crosses process boundaries (the triggerer) intact.
+
+    :param summary: what failed, e.g. ``"Canvas answered 404 for GET https://.../users/1/..."``.
+    :param status_code: Canvas's HTTP status, or None when there was no answer.
+    :param method: the HTTP method of the failed request.
+    :param url: the request's URL, with nothing secret in it.
+    :param messages: Canvas's own error messages, from whichever of its error shapes it used.
+    :param attempts: how many attempts were made (1 when it was not retried).
+    :param ambiguous_retry: an earlier attempt failed in a way Canvas may still have acted on (a read
+        timeout, a 5xx, a dropped connection), so a create answered "already exists" may be looking at its
+        own first attempt.
+    """
 
     hint: str = ""
 

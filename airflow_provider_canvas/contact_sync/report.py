@@ -1,7 +1,7 @@
 """What the sync did, in two forms: a bounded, address-free report for XCom, and the full plan file.
 
 The XCom report has the same keys and about the same size for 50 users or 50,000: counts, the guards that
-blocked, and the first :data:`MAX_REPORTED_FAILURES` failures, with user references but no addresses
+blocked, and the first 100 failures (``MAX_REPORTED_FAILURES``), with user references but no addresses
 (XCom lives in the metadata database and shows in the UI). The plan file (JSON lines, written where the
 DAG says) has one line per user the run changed or could not finish, with the addresses, so "this student
 changed from X to Y" reads straight off it.

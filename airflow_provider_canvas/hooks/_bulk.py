@@ -22,7 +22,14 @@ R = TypeVar("R")
 
 @dataclass(frozen=True)
 class ChannelChange:
-    """One planned write of a bulk sync: create ``address`` for ``user_id``, or delete a channel."""
+    """One planned write of a bulk sync: create ``address`` for ``user_id``, or delete a channel.
+
+    :ivar action: ``"create"`` or ``"delete"``.
+    :ivar user_id: the user, in any form the hook accepts (``"sis_user_id:S1"``, ``"42"``, ...).
+    :ivar channel_type: ``"email"`` or ``"sms"``.
+    :ivar address: the channel's address.
+    :ivar channel_id: for a delete, the channel's id when known (else it goes by type and address).
+    """
 
     action: Literal["create", "delete"]
     user_id: str

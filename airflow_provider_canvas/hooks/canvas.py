@@ -1,7 +1,7 @@
 """The one place that talks HTTP to Canvas: connection, auth, retries, throttling, pagination, errors.
 
 Operators, sensors and bulk helpers only call the methods below; Canvas's wire rules (links, URLs,
-error shapes, retry policy) come from :mod:`airflow_provider_canvas.wire`, shared with the async trigger.
+error shapes, retry policy) come from ``airflow_provider_canvas.wire``, shared with the async trigger.
 """
 
 from __future__ import annotations
@@ -87,7 +87,15 @@ QUIET = logging.DEBUG  # per-request log level inside bulk calls, which log prog
 
 
 class RateLimitStatus:
-    """The latest throttle headers: ``X-Rate-Limit-Remaining`` (bucket room) and ``X-Request-Cost``."""
+    """The latest throttle headers: ``X-Rate-Limit-Remaining`` (bucket room) and ``X-Request-Cost``.
+
+    Read it from ``CanvasHook.rate_limit`` to see how close a DAG runs to Canvas's throttle.
+
+    :ivar remaining: the last ``X-Rate-Limit-Remaining`` Canvas sent (None before the first answer).
+    :ivar cost: the last ``X-Request-Cost`` Canvas sent.
+    :ivar throttled: how many answers were throttled (403 ``Rate Limit Exceeded`` or 429) so far.
+    :ivar updated_at: ``time.monotonic()`` of the last ``remaining`` value.
+    """
 
     remaining: float | None = None
     cost: float | None = None
@@ -98,7 +106,22 @@ class RateLimitStatus:
 class CanvasHook(BaseHook):
     """Talk to the Canvas LMS REST API through a ``canvas`` connection.
 
+    Every request gets the connection's timeout, retries with backoff for network errors, 5xx and
+    throttling (honouring ``Retry-After``), Link-header pagination and Canvas's error shapes turned into
+    :class:`~airflow_provider_canvas.exceptions.CanvasError` subclasses carrying Canvas's own message. The
+    connection is read and checked on first use, before any request is sent. One hook may be shared by
+    threads; its session keeps connections alive.
+
+    A ``user_id`` is a numeric id (int or string), ``"self"`` (the token's user) or a prefixed id such as
+    ``"sis_user_id:S123"`` or ``"sis_login_id:jane.doe"``; a malformed one raises ``ValueError`` before
+    any request.
+
     :param canvas_conn_id: the Airflow connection holding the Canvas URL (host) and access token (password).
+    :param kwargs: passed on to Airflow's ``BaseHook``.
+
+    :ivar rate_limit: the latest throttle headers, see :class:`RateLimitStatus`.
+    :ivar retry_base_delay: first backoff window in seconds (class attribute, default 1.0).
+    :ivar progress_interval: seconds between the bulk calls' progress lines (class attribute, default 10).
     """
 
     conn_name_attr = "canvas_conn_id"
@@ -129,6 +152,8 @@ class CanvasHook(BaseHook):
         """Airflow 3.0-3.1 read the form's hidden fields and labels here; 3.2+ read the provider info.
 
         Both come from the one declaration in ``get_provider_info()``.
+
+        :return: ``hidden_fields``, ``relabeling`` and ``placeholders`` for the connection form.
         """
         from airflow_provider_canvas import get_provider_info
 
@@ -142,7 +167,12 @@ class CanvasHook(BaseHook):
 
     @property
     def settings(self) -> CanvasConnectionSettings:
-        """The parsed connection, read once: a bad connection fails here, before any request is sent."""
+        """The parsed connection, read once: a bad connection fails here, before any request is sent.
+
+        :raises ~airflow_provider_canvas.exceptions.CanvasConfigurationError: the connection is unusable
+            (no host or token, a host that could leak the token, an extra out of range); the message names
+            the field.
+        """
         if self._settings is None:
             self._settings = settings_from_connection(
                 self.get_connection(self.canvas_conn_id), self.canvas_conn_id, self.log
@@ -151,6 +181,7 @@ class CanvasHook(BaseHook):
 
     @property
     def base_url(self) -> str:
+        """The connection's Canvas URL, normalised (``https://canvas.example.edu``, no ``/api/v1``)."""
         return self.settings.base_url
 
     @property
@@ -162,7 +193,13 @@ class CanvasHook(BaseHook):
         return self._governor
 
     def get_conn(self) -> requests.Session:
-        """The configured session, created once and reused so connections are kept alive."""
+        """The configured session, created once and reused so connections are kept alive.
+
+        Prefer :meth:`request` and :meth:`paginate`: they add the retries, throttling and error mapping a
+        bare session lacks.
+
+        :return: a ``requests.Session`` with the bearer token, TLS settings and proxies of the connection.
+        """
         with self._lock:
             if self._session is None:
                 settings = self.settings
@@ -188,6 +225,7 @@ class CanvasHook(BaseHook):
             return self._session
 
     def close(self) -> None:
+        """Close the session and its kept-alive connections; a later call opens a new one."""
         with self._lock:
             if self._session is not None:
                 self._session.close()
@@ -204,7 +242,21 @@ class CanvasHook(BaseHook):
         data: Any = None,
         json: Any = None,
     ) -> requests.Response:
-        """One request to ``/api/v1/<endpoint>``, with retries; a non-2xx answer raises ``CanvasError``."""
+        """One request to any Canvas endpoint, with the hook's retries, throttling and error mapping.
+
+        For Canvas APIs this provider has no method for. Redirects are never followed (they would carry
+        the token elsewhere).
+
+        :param method: the HTTP method, e.g. ``"GET"``.
+        :param endpoint: the path after ``/api/v1/``, e.g. ``"users/self/profile"``; path segments taken
+            from data must already be percent-encoded.
+        :param params: query string parameters.
+        :param data: a form body (Canvas's usual request format).
+        :param json: a JSON body.
+        :return: the 2xx ``requests.Response``.
+        :raises ~airflow_provider_canvas.exceptions.CanvasError: a non-2xx answer after the retries, as
+            the subclass that matches it (for example ``CanvasNotFoundError`` for 404).
+        """
         url = endpoint_url(self.base_url, endpoint)
         return self._send(method.upper(), url, params=params, data=data, json=json).response
 
@@ -349,7 +401,17 @@ class CanvasHook(BaseHook):
     # -- pagination ---------------------------------------------------------------------------------------
 
     def paginate(self, endpoint: str, params: Mapping[str, Any] | None = None) -> Iterator[dict]:
-        """Every item of a paginated list, fetched lazily page by page by following ``rel="next"``."""
+        """Every item of a paginated list, fetched lazily page by page by following ``rel="next"``.
+
+        ``next`` links to another scheme, host or port, and links that loop, are refused.
+
+        :param endpoint: the list's path after ``/api/v1/``, e.g. ``"users/self/communication_channels"``.
+        :param params: query string parameters for the first page; ``per_page`` defaults to the connection's
+            page size.
+        :return: an iterator over the items of every page, in Canvas's order.
+        :raises ~airflow_provider_canvas.exceptions.CanvasError: a page failed after its retries, or the
+            pagination links cannot be followed safely (``CanvasResponseError``).
+        """
         url = endpoint_url(self.base_url, endpoint)
         query = dict(params or {})
         query.setdefault("per_page", self.settings.per_page)
@@ -373,11 +435,33 @@ class CanvasHook(BaseHook):
         return self.base_url + api_path("users", user_id_segment(user_id), CHANNELS, *segments)
 
     def iter_communication_channels(self, user_id: object) -> Iterator[dict]:
-        """The user's unretired channels in Canvas's order (by position), fetched lazily."""
+        """The user's unretired channels in Canvas's order (by position), fetched lazily.
+
+        :param user_id: the user: a numeric id, ``"self"`` or a prefixed id such as ``"sis_user_id:S1"``.
+        :return: an iterator over Canvas's channel objects (``id``, ``address``, ``type``, ``position``,
+            ``user_id``, ``workflow_state`` ``unconfirmed`` or ``active``, ``created_at``), following the
+            pagination to the end. Canvas never lists retired channels.
+        :raises ValueError: ``user_id`` is malformed (before any request).
+        :raises ~airflow_provider_canvas.exceptions.CanvasNotFoundError: no such user.
+        :raises ~airflow_provider_canvas.exceptions.CanvasError: any other failure after the retries.
+
+        :Canvas API: `List user communication channels <https://canvas.instructure.com/doc/api/communication_channels.html#method.communication_channels.index>`__
+            (``GET /api/v1/users/:user_id/communication_channels``)
+        """
         url = self._channels_url(user_id)
         return self._iter_pages(url, {"per_page": self.settings.per_page})
 
     def list_communication_channels(self, user_id: object) -> list[dict]:
+        """The user's unretired channels as a list: :meth:`iter_communication_channels`, read to the end.
+
+        :param user_id: the user: a numeric id, ``"self"`` or a prefixed id such as ``"sis_user_id:S1"``.
+        :return: Canvas's channel objects in Canvas's order (by position).
+        :raises ValueError: ``user_id`` is malformed (before any request).
+        :raises ~airflow_provider_canvas.exceptions.CanvasError: as :meth:`iter_communication_channels`.
+
+        :Canvas API: `List user communication channels <https://canvas.instructure.com/doc/api/communication_channels.html#method.communication_channels.index>`__
+            (``GET /api/v1/users/:user_id/communication_channels``)
+        """
         return list(self.iter_communication_channels(user_id))
 
     def create_communication_channel(
@@ -389,10 +473,29 @@ class CanvasHook(BaseHook):
         token: str | None = None,
         skip_confirmation: bool = False,
     ) -> dict:
-        """Create a channel; returns Canvas's channel JSON (``workflow_state`` unconfirmed or active).
+        """Create a communication channel for a user.
 
         If a retried attempt meets "already exists", the earlier attempt may have created it, so the
-        existing channel is looked up and returned instead of reporting a duplicate.
+        existing channel is looked up and returned instead of reporting a duplicate. Creating an address
+        the user had and which was retired restores that channel (same id); creating a push channel for a
+        user who has one registers the device token with it.
+
+        :param user_id: the user: a numeric id, ``"self"`` or a prefixed id such as ``"sis_user_id:S1"``.
+        :param channel_type: ``"email"``, ``"sms"`` or ``"push"``.
+        :param address: the e-mail address or SMS number (checked locally); not used for push.
+        :param token: the device's push registration token, for ``push`` only; masked in Airflow's logs.
+        :param skip_confirmation: make the channel active at once, without a confirmation message. Only
+            site and account admins may; Canvas silently ignores it for other users.
+        :return: Canvas's channel object; its ``workflow_state`` is ``unconfirmed`` (a confirmation was
+            sent) or ``active``.
+        :raises ValueError: a bad ``user_id``, ``channel_type``, ``address`` or ``token`` (before any
+            request).
+        :raises ~airflow_provider_canvas.exceptions.CanvasDuplicateChannelError: the user already has an
+            unconfirmed or active channel with this type and address.
+        :raises ~airflow_provider_canvas.exceptions.CanvasError: any other failure after the retries.
+
+        :Canvas API: `Create a communication channel <https://canvas.instructure.com/doc/api/communication_channels.html#method.communication_channels.create>`__
+            (``POST /api/v1/users/:user_id/communication_channels``)
         """
         return self._create_channel(user_id, channel_type, address, token, skip_confirmation)
 
@@ -441,7 +544,26 @@ class CanvasHook(BaseHook):
         channel_type: str | None = None,
         address: str | None = None,
     ) -> dict:
-        """Retire a channel by id or by type + address; returns it with ``workflow_state`` ``retired``."""
+        """Delete (retire) a channel, named by ``channel_id`` or by ``channel_type`` and ``address``.
+
+        Canvas's delete is a soft delete: the channel stays, ``retired``, and is no longer listed.
+
+        :param user_id: the user: a numeric id, ``"self"`` or a prefixed id such as ``"sis_user_id:S1"``.
+        :param channel_id: the channel's id; or give ``channel_type`` and ``address`` instead.
+        :param channel_type: ``"email"`` or ``"sms"`` (push channels can only be deleted by id).
+        :param address: the channel's address, matched case-insensitively by Canvas.
+        :return: Canvas's channel object, ``workflow_state`` ``retired``.
+        :raises ValueError: neither or both ways of naming the channel, or a malformed value (before any
+            request).
+        :raises ~airflow_provider_canvas.exceptions.CanvasNotFoundError: no such channel, already retired,
+            another user's, or no such user; if an earlier attempt of this delete failed ambiguously, the
+            message says that it may have retired the channel.
+        :raises ~airflow_provider_canvas.exceptions.CanvasError: any other failure after the retries.
+
+        :Canvas API: `Delete a communication channel <https://canvas.instructure.com/doc/api/communication_channels.html#method.communication_channels.destroy>`__
+            (``DELETE /api/v1/users/:user_id/communication_channels/:id`` or
+            ``.../communication_channels/:type/:address``)
+        """
         return self._delete_channel(user_id, channel_id, channel_type, address)
 
     def _delete_channel(
@@ -480,7 +602,20 @@ class CanvasHook(BaseHook):
             raise
 
     def delete_push_token(self, push_token: str) -> dict:
-        """Remove a device's push endpoint for the token's own user (the push channel itself stays)."""
+        """Remove a device's push endpoint for the token's own user (the push channel itself stays).
+
+        Canvas's endpoint acts on the user the access token belongs to (``users/self``), so there is no
+        ``user_id``. The token travels in the form body, never in the URL.
+
+        :param push_token: the device's push registration token; masked in Airflow's logs.
+        :return: ``{"success": true}``, which Canvas answers even when no endpoint had that token.
+        :raises ValueError: an empty or malformed ``push_token`` (before any request).
+        :raises ~airflow_provider_canvas.exceptions.CanvasNotFoundError: the user has no push channel.
+        :raises ~airflow_provider_canvas.exceptions.CanvasError: any other failure after the retries.
+
+        :Canvas API: `Delete a push notification endpoint <https://canvas.instructure.com/doc/api/communication_channels.html#method.communication_channels.delete_push_token>`__
+            (``DELETE /api/v1/users/self/communication_channels/push``)
+        """
         push_token = validate_push_token(push_token, field="push_token")
         mask_secret(push_token)
         url = self.base_url + api_path("users", "self", CHANNELS, "push")
@@ -494,10 +629,21 @@ class CanvasHook(BaseHook):
     ) -> Iterator[tuple[object, list[dict] | CanvasError]]:
         """Every user's channels, fetched concurrently under the shared throttle governor.
 
-        Yields ``(user_id, channels)`` or ``(user_id, error)`` in completion order; one user's failure
-        (a 404, throttling that outlived the retries, a malformed id) does not stop the others.
-        ``user_ids`` is consumed lazily, so a generator over 60,000 ids is fine. Per-request log lines
-        are DEBUG here; a progress line is logged at INFO every ``progress_interval`` seconds.
+        One user's failure (a 404, throttling that outlived the retries, a malformed id) does not stop the
+        others. ``user_ids`` is consumed lazily, so a generator over 60,000 ids is fine. Per-request log
+        lines are DEBUG here; a progress line is logged at INFO every ``progress_interval`` seconds.
+
+        :param user_ids: the users, in any form :meth:`iter_communication_channels` accepts.
+        :param max_concurrency: the most requests in flight, 1 to 64; default the connection's
+            ``max_concurrency``. Below it the governor adapts to Canvas's ``X-Rate-Limit-Remaining``.
+        :return: an iterator of ``(user_id, channels)`` or ``(user_id, error)`` pairs in completion order,
+            where ``error`` is a :class:`~airflow_provider_canvas.exceptions.CanvasError` (a malformed id
+            is a ``CanvasInputError``).
+        :raises ValueError: ``max_concurrency`` is out of range.
+
+        :Canvas API: once per user and page,
+            `List user communication channels
+            <https://canvas.instructure.com/doc/api/communication_channels.html#method.communication_channels.index>`__
         """
         per_page = self.settings.per_page
 
@@ -524,6 +670,21 @@ class CanvasHook(BaseHook):
 
         Creates keep the hook's retry-safety (a retried create returns its own channel); deletes go by
         channel id when known, else by type and address.
+
+        :param changes: the writes to make, consumed lazily.
+        :param skip_confirmation: for creates, as in :meth:`create_communication_channel`.
+        :param max_concurrency: the most requests in flight, 1 to 64; default the connection's
+            ``max_concurrency``.
+        :return: an iterator of ``(change, channel)`` or ``(change, error)`` pairs in completion order;
+            ``channel`` is Canvas's answer (created, or retired), ``error`` a
+            :class:`~airflow_provider_canvas.exceptions.CanvasError` (a value refused locally is a
+            ``CanvasInputError``).
+        :raises ValueError: ``max_concurrency`` is out of range.
+
+        :Canvas API: `Create a communication channel
+            <https://canvas.instructure.com/doc/api/communication_channels.html#method.communication_channels.create>`__
+            and `Delete a communication channel
+            <https://canvas.instructure.com/doc/api/communication_channels.html#method.communication_channels.destroy>`__
         """
 
         def apply(change: ChannelChange) -> dict | CanvasError:
@@ -595,7 +756,16 @@ class CanvasHook(BaseHook):
     # -- UI -----------------------------------------------------------------------------------------------
 
     def test_connection(self) -> tuple[bool, str]:
-        """Cheap, read-only check behind the UI's Test button: who does this token belong to?"""
+        """Cheap, read-only check behind the UI's Test button: who does this token belong to?
+
+        Retries once at most, so the button answers quickly.
+
+        :return: ``(True, "Connected to <url> as <name> (user id <id>).")``, or ``(False, reason)`` with
+            Canvas's own message; never raises for a Canvas or connection problem.
+
+        :Canvas API: `Show user details <https://canvas.instructure.com/doc/api/users.html#method.users.api_show>`__
+            (``GET /api/v1/users/self``)
+        """
         try:
             outcome = self._send(
                 "GET", self.base_url + api_path("users", "self"), expect_json=True, max_retries=1

@@ -1,4 +1,4 @@
-"""Async reads from Canvas for triggers, with the same wire rules as :class:`CanvasHook`.
+"""Async reads from Canvas for triggers, with the same wire rules as :class:`.CanvasHook`.
 
 Only the transport differs (httpx instead of requests, so the triggerer's event loop never blocks);
 URL building, error mapping, retry policy and pagination rules are the shared pure functions.
@@ -61,7 +61,15 @@ def _is_transient(exc: BaseException) -> bool:
 
 
 class CanvasAsyncHook(BaseHook):
-    """Read-only async access to Canvas for triggers (listing a user's channels)."""
+    """Read-only async access to Canvas for triggers (listing a user's channels).
+
+    It reads the same ``canvas`` connection as :class:`~airflow_provider_canvas.hooks.canvas.CanvasHook`
+    and applies the same timeout, retry policy (with the sync hook's ``retry_base_delay``), pagination
+    rules and error mapping, on ``httpx`` so the triggerer's event loop never blocks.
+
+    :param canvas_conn_id: the Airflow connection holding the Canvas URL (host) and access token (password).
+    :param kwargs: passed on to Airflow's ``BaseHook``.
+    """
 
     def __init__(self, canvas_conn_id: str = CanvasHook.default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -69,6 +77,12 @@ class CanvasAsyncHook(BaseHook):
         self._settings: CanvasConnectionSettings | None = None
 
     async def asettings(self) -> CanvasConnectionSettings:
+        """The parsed connection, read once without blocking the event loop.
+
+        :return: the checked settings, as :attr:`.CanvasHook.settings`.
+        :raises ~airflow_provider_canvas.exceptions.CanvasConfigurationError: the connection is unusable;
+            the message names the field.
+        """
         if self._settings is None:
             getter = getattr(BaseHook, "aget_connection", None)  # Airflow 3.1+
             if getter is not None:
@@ -155,7 +169,17 @@ class CanvasAsyncHook(BaseHook):
         return response, data
 
     async def aiter_communication_channels(self, user_id: object) -> AsyncIterator[dict]:
-        """The user's unretired channels, page by page, following ``rel="next"`` like the sync hook."""
+        """The user's unretired channels, page by page, following ``rel="next"`` like the sync hook.
+
+        :param user_id: the user: a numeric id, ``"self"`` or a prefixed id such as ``"sis_user_id:S1"``.
+        :return: an async iterator over Canvas's channel objects, in Canvas's order (by position).
+        :raises ValueError: ``user_id`` is malformed (before any request).
+        :raises ~airflow_provider_canvas.exceptions.CanvasError: a failure after the retries, as the
+            matching subclass (``CanvasNotFoundError`` for an unknown user).
+
+        :Canvas API: `List user communication channels <https://canvas.instructure.com/doc/api/communication_channels.html#method.communication_channels.index>`__
+            (``GET /api/v1/users/:user_id/communication_channels``)
+        """
         segment = user_id_segment(user_id)
         settings = await self.asettings()
         next_url: str | None = settings.base_url + api_path("users", segment, CHANNELS)
@@ -173,4 +197,14 @@ class CanvasAsyncHook(BaseHook):
                 params = None
 
     async def alist_communication_channels(self, user_id: object) -> list[dict]:
+        """The user's unretired channels as a list: :meth:`aiter_communication_channels`, read to the end.
+
+        :param user_id: the user: a numeric id, ``"self"`` or a prefixed id such as ``"sis_user_id:S1"``.
+        :return: Canvas's channel objects in Canvas's order.
+        :raises ValueError: ``user_id`` is malformed (before any request).
+        :raises ~airflow_provider_canvas.exceptions.CanvasError: as :meth:`aiter_communication_channels`.
+
+        :Canvas API: `List user communication channels <https://canvas.instructure.com/doc/api/communication_channels.html#method.communication_channels.index>`__
+            (``GET /api/v1/users/:user_id/communication_channels``)
+        """
         return [channel async for channel in self.aiter_communication_channels(user_id)]

@@ -17,9 +17,19 @@ __all__ = ["CanvasUserLink"]
 
 
 class CanvasUserLink(BaseOperatorLink):
+    """The "Canvas user" button of the channel operators and the sensor: the user's page in Canvas."""
+
     name = "Canvas user"
 
     def get_link(self, operator: Any, *, ti_key: TaskInstanceKey) -> str:
+        """The user's page, ``<Canvas URL>/users/<id>`` (``/profile`` for ``self``).
+
+        :param operator: the finished task's operator: its numeric ``canvas_user_id`` (recorded from
+            Canvas's answer) or ``user_id``, and its ``canvas_conn_id``.
+        :param ti_key: the task instance (unused: the operator already is the rendered, per-index one).
+        :return: the URL, or ``""`` (no button) when the user is known only by an SIS id or the connection
+            cannot be read where the link is rendered.
+        """
         from airflow_provider_canvas.hooks.canvas import CanvasHook
         from airflow_provider_canvas.wire.urls import user_id_segment
 

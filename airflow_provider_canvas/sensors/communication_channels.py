@@ -42,14 +42,34 @@ __all__ = ["CanvasCommunicationChannelSensor"]
 class CanvasCommunicationChannelSensor(BaseSensorOperator):
     """Wait for a channel to reach ``target_state``; XCom: the channel (None for ``absent``).
 
-    :param user_id: Canvas user id, ``self`` or a prefixed id (templated).
-    :param channel_type: the channel's type when it is identified by ``address`` (default ``email``).
+    Each poke lists the user's channels and looks for the one named by ``channel_id``, or by
+    ``channel_type`` and ``address`` (matched case-insensitively, as Canvas does). Give exactly one of
+    ``address`` and ``channel_id``; that is checked when the DAG is parsed, the rendered values before the
+    first request. With ``deferrable=True`` the wait runs in the triggerer
+    (:class:`~airflow_provider_canvas.triggers.communication_channels.CanvasCommunicationChannelTrigger`)
+    and holds no worker slot. Also takes the usual sensor arguments (``poke_interval``, ``timeout``,
+    ``mode``, ``soft_fail``, ...).
+
+    :param user_id: Canvas user id, ``self`` or a prefixed id such as ``sis_user_id:S1`` (templated).
+    :param channel_type: the channel's type when it is identified by ``address``: ``email`` (default),
+        ``sms`` or ``push`` (templated).
     :param address: the channel's address (templated); or give ``channel_id``.
     :param channel_id: the channel's id (templated).
     :param target_state: ``active`` (confirmed), ``unconfirmed``, ``present`` (either) or ``absent``
-        (never created, or retired).
+        (never created, or retired) (templated).
     :param deferrable: wait in the triggerer instead of a worker; defaults to
         ``[operators] default_deferrable``.
+    :param canvas_conn_id: the ``canvas`` connection (default ``canvas_default``).
+    :param kwargs: passed on to Airflow's ``BaseSensorOperator``.
+    :Returns (XCom): Canvas's channel object once it reached ``active``, ``unconfirmed`` or ``present``;
+        None for ``absent``.
+    :raises ValueError: neither or both of ``address`` and ``channel_id``, or a malformed value.
+    :raises ~airflow_provider_canvas.exceptions.CanvasError: Canvas failed after the hook's retries (the
+        same class when the wait was deferred).
+
+    :Canvas API: every poke, `List user communication channels
+        <https://canvas.instructure.com/doc/api/communication_channels.html#method.communication_channels.index>`__
+        (``GET /api/v1/users/:user_id/communication_channels``)
     """
 
     template_fields: Sequence[str] = ("user_id", "address", "channel_id", "channel_type", "target_state")
@@ -84,6 +104,7 @@ class CanvasCommunicationChannelSensor(BaseSensorOperator):
 
     @cached_property
     def hook(self) -> CanvasHook:
+        """The :class:`~airflow_provider_canvas.hooks.canvas.CanvasHook` of ``canvas_conn_id``, made once."""
         from airflow_provider_canvas.hooks.canvas import CanvasHook
 
         return CanvasHook(canvas_conn_id=self.canvas_conn_id)
@@ -102,6 +123,11 @@ class CanvasCommunicationChannelSensor(BaseSensorOperator):
         return target
 
     def poke(self, context: Context) -> PokeReturnValue:
+        """One look at the user's channels.
+
+        :param context: the task's Airflow context.
+        :return: done when the channel is in ``target_state``, with the channel as the XCom value.
+        """
         from airflow.sdk import PokeReturnValue
 
         target = self._target()
@@ -114,6 +140,11 @@ class CanvasCommunicationChannelSensor(BaseSensorOperator):
         return PokeReturnValue(is_done=done, xcom_value=dict(channel) if done and channel else None)
 
     def execute(self, context: Context) -> Any:
+        """Poke in the worker, or (``deferrable=True``) hand the wait to the trigger.
+
+        :param context: the task's Airflow context.
+        :return: the channel, or None for ``absent`` (when not deferred).
+        """
         if not self.deferrable:
             return super().execute(context)
         from airflow_provider_canvas.triggers.communication_channels import CanvasCommunicationChannelTrigger
@@ -139,6 +170,16 @@ class CanvasCommunicationChannelSensor(BaseSensorOperator):
         return next((str(c["address"]) for c in listed if c.get("id") == channel.get("id")), None)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        """Finish a deferred wait from the trigger's event: return the channel, or raise.
+
+        :param context: the task's Airflow context.
+        :param event: the trigger's event: ``status`` ``success``, ``timeout`` or ``error``.
+        :return: the channel (its address restored: the trigger leaves it out of its event), or None for
+            ``absent``.
+        :raises ~airflow.exceptions.AirflowSensorTimeout: the deadline passed (``AirflowSkipException``
+            with ``soft_fail``).
+        :raises ~airflow_provider_canvas.exceptions.CanvasError: the trigger met this Canvas error.
+        """
         status = event.get("status")
         if status == "success":
             channel = event.get("channel")

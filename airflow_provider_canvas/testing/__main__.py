@@ -7,6 +7,9 @@ for humans go to stderr. Runs until Ctrl-C or SIGTERM, then stops cleanly.
 ``--seed-users N --seed-channels K`` gives each seeded user K active e-mail channels, ``<sis id>@example.edu``
 then ``<sis id>.2@example.edu`` .. ``<sis id>.K@example.edu`` (seeded directly, so past Canvas's 100-per-user
 cap); the JSON line's ``seeded_users`` says which ids they got (``first_id`` .. ``last_id``, consecutive).
+``--seed-file FILE`` (CSV or JSON, repeatable) adds your own users and channels
+(:mod:`airflow_provider_canvas.testing.seed` describes the format); ``--fault SPEC`` (repeatable) arms
+failures, a latency or a stricter throttle (:mod:`airflow_provider_canvas.testing.fault_options`).
 A script in another process reads counters and state through the ``/__fake__/`` control routes
 (:mod:`airflow_provider_canvas.testing.control`); ``--no-control`` turns them off.
 """
@@ -14,14 +17,24 @@ A script in another process reads counters and state through the ``/__fake__/`` 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import signal
 import sys
 import threading
 from types import FrameType
 
+from .fault_options import FaultOption, FaultSpecError, parse_fault
+from .seed import SeedFileError, apply_seed, load_seed_file
 from .server import FakeCanvas
 from .throttle import ThrottleSettings
+
+
+def _fault(text: str) -> FaultOption:
+    try:
+        return parse_fault(text)
+    except FaultSpecError as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: {error}") from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,6 +52,22 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         metavar="K",
         help="give each seeded user K active e-mail channels (<sis id>@example.edu, <sis id>.2@...)",
+    )
+    parser.add_argument(
+        "--seed-file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="add the users and channels of a .csv or .json seed file (repeatable; see docs/testing.md)",
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        type=_fault,
+        metavar="SPEC",
+        help="arm a fault, e.g. status=503,times=2,method=POST; throttle,times=3; latency=1.5,times=always; "
+        "throttle-harder=4; random=0.05 (repeatable, applied in order; see docs/testing.md)",
     )
     parser.add_argument("--no-demo", action="store_true", help="skip the demo channels and students")
     parser.add_argument("--throttle-status", type=int, choices=(403, 429), default=defaults.throttle_status)
@@ -93,6 +122,15 @@ def main(argv: list[str] | None = None) -> int:
         verbose=args.verbose,
         control_routes=not args.no_control,
     )
+    seed_files = []
+    for path in args.seed_file:
+        try:
+            summary = apply_seed(canvas, path, load_seed_file(path))
+        except SeedFileError as error:
+            parser.exit(2, f"{parser.prog}: error: {error}\n")
+        seed_files.append({"path": path, **dataclasses.asdict(summary)})
+    for fault in args.fault:
+        fault.apply(canvas)
     seeded = canvas.add_users(args.seed_users) if args.seed_users else []
     seed_channels(canvas, seeded, args.seed_channels)
     done = threading.Event()
@@ -115,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
                 "first_id": seeded[0] if seeded else None,
                 "last_id": seeded[-1] if seeded else None,
             },
+            "seed_files": seed_files,
+            "faults": [fault.text for fault in args.fault],
         }
         print(json.dumps(info), flush=True)
         sys.stderr.write(
@@ -122,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             f"  try: curl -H 'Authorization: Bearer {canvas.user_token}' "
             f"{canvas.base_url}/api/v1/users/self/communication_channels\n"
             f"  Airflow: export AIRFLOW_CONN_CANVAS_DEFAULT='{canvas.connection_json()}'\n"
-            "  Ctrl-C or SIGTERM stops it.\n"
+            + (f"  state: curl {canvas.base_url}/__fake__/users\n" if not args.no_control else "")
+            + "  Ctrl-C or SIGTERM stops it.\n"
         )
         sys.stderr.flush()
         while not done.wait(0.5):

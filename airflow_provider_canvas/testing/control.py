@@ -12,6 +12,9 @@ distort the client being measured, and then needs the same views over HTTP. Thes
   client can compute the throttle's ceiling.
 * ``GET /__fake__/channels``: every channel in Canvas's JSON shape (``?include_retired=true`` adds retired
   ones), as ``all_channels()``.
+* ``GET /__fake__/users``: every user with ``id``, ``name``, ``sis_user_id``, ``login_id``,
+  ``integration_id`` and ``channels`` (``?include_retired=true`` as above), as ``users()``: what a seed
+  file made, and what a DAG changed, user by user.
 * ``POST /__fake__/tokens``: a new access token, so each measured client gets a bucket of its own. JSON body
   (all optional): ``user_id`` (default: the site admin), ``site_admin``, ``account_admin``,
   ``manage_students`` (default true), ``push_enabled``. Answers ``{"token": ..., "user_id": ...}``.
@@ -67,6 +70,7 @@ class ControlRoutes:
             ("POST", "stats/reset"): self._reset_stats,
             ("GET", "settings"): self._settings,
             ("GET", "channels"): self._channels,
+            ("GET", "users"): self._users,
             ("POST", "tokens"): self._new_token,
         }
         handler = handlers.get((method, route))
@@ -99,6 +103,10 @@ class ControlRoutes:
     def _channels(self, request: Request) -> Response:
         include_retired = _query_flag(request.query, "include_retired")
         return json_response(200, self._canvas.all_channels(include_retired=include_retired))
+
+    def _users(self, request: Request) -> Response:
+        include_retired = _query_flag(request.query, "include_retired")
+        return json_response(200, self._canvas.users(include_retired=include_retired))
 
     def _new_token(self, request: Request) -> Response:
         try:

@@ -68,8 +68,16 @@ class Fault:
         headers: dict[str, str] | None = None,
         content_type: str | None = None,
     ) -> Fault:
-        """Answer ``code``. Default bodies: Canvas's 500 JSON (with ``error_report_id``), proxy HTML for
-        502/503/504, the throttle text for 403 and 429, Canvas's JSON shapes for 400/401/404, else generic."""
+        """Answer ``code`` instead of Canvas; nothing changes on the server.
+
+        Default bodies: Canvas's 500 JSON (with ``error_report_id``), proxy HTML for 502/503/504, the
+        throttle text for 403 and 429, Canvas's JSON shapes for 400/401/404, else generic.
+
+        :param code: the HTTP status.
+        :param body: the body instead of the default one.
+        :param headers: extra response headers.
+        :param content_type: the ``Content-Type`` instead of the default one.
+        """
         raw = body.encode("utf-8") if isinstance(body, str) else body
         return cls(
             "status", code=code, body=raw, headers=tuple((headers or {}).items()), content_type=content_type
@@ -77,12 +85,19 @@ class Fault:
 
     @classmethod
     def throttle(cls, code: int | None = None) -> Fault:
-        """Refused by the throttle (403 text, or ``ThrottleSettings.throttle_status``); ``code`` overrides."""
+        """Refused by the throttle exactly as a full bucket would be, headers included.
+
+        :param code: the status; default ``ThrottleSettings.throttle_status`` (403, Canvas's own).
+        """
         return cls("throttle", code=code)
 
     @classmethod
     def reset(cls, *, after_processing: bool = False) -> Fault:
-        """Drop the connection with a TCP reset and no response."""
+        """Drop the connection with a TCP reset and no response.
+
+        :param after_processing: run the real operation first, so the client cannot tell whether its
+            create or delete happened.
+        """
         return cls("reset", after_processing=after_processing)
 
     @classmethod
@@ -92,12 +107,19 @@ class Fault:
         ``respond=True`` answers normally after the pause instead: a slow server. Without
         ``after_processing`` the application then runs *after* the pause, so a client that gave up and
         retried can race its own first attempt, as with a real overloaded server.
+
+        :param seconds: how long to hold the request.
+        :param after_processing: run the real operation before the pause.
+        :param respond: answer normally after the pause instead of closing.
         """
         return cls("stall", seconds=seconds, after_processing=after_processing, respond=respond)
 
     @classmethod
     def malformed_json(cls, body: str | bytes = '{"id":1,"address":"trunc') -> Fault:
-        """200 with a JSON content type and a body that does not parse."""
+        """200 with a JSON content type and a body that does not parse.
+
+        :param body: the unparseable body.
+        """
         return cls("malformed_json", body=body.encode("utf-8") if isinstance(body, str) else body)
 
     @classmethod
@@ -112,7 +134,11 @@ class Fault:
 
     @classmethod
     def redirect(cls, location: str, code: int = 302) -> Fault:
-        """A redirect (Rails' HTML body), e.g. to a login page or another host."""
+        """A redirect (Rails' HTML body), e.g. to a login page or another host.
+
+        :param location: the ``Location`` header.
+        :param code: the redirect status.
+        """
         return cls("redirect", code=code, location=location)
 
     @classmethod
@@ -122,7 +148,10 @@ class Fault:
 
     @classmethod
     def foreign_next(cls, host: str | None = None) -> Fault:
-        """``rel="next"`` points at another origin (default ``http://127.0.0.2:<same port>``)."""
+        """``rel="next"`` points at another origin.
+
+        :param host: the origin, e.g. ``http://127.0.0.2:8080``; default ``http://127.0.0.2:<same port>``.
+        """
         return cls("foreign_next", origin=host)
 
     @classmethod

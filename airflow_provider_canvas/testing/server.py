@@ -22,6 +22,17 @@ from .transport import HTTPServer, Pipeline, RequestRecord
 
 @dataclass(frozen=True, slots=True)
 class Stats:
+    """Counters of a running fake, from :attr:`.FakeCanvas.stats` (or ``GET /__fake__/stats``).
+
+    :ivar requests: every request received, including those answered by faults.
+    :ivar throttled: requests refused by the throttle (including ``Fault.throttle``).
+    :ivar faults: requests a fault was applied to.
+    :ivar in_flight: requests inside the throttle right now.
+    :ivar max_in_flight: the most requests inside the throttle at once, all clients together: assert on it
+        to show a DAG's concurrency stays below Canvas's throttle.
+    :ivar max_in_flight_by_bucket: the same per client, keyed by :func:`.bucket_key`.
+    """
+
     requests: int  # every request received, including those answered by faults
     throttled: int  # refused by the throttle (including Fault.throttle)
     faults: int  # requests a fault was applied to
@@ -57,6 +68,21 @@ class FakeCanvas:
     ``control_routes`` (on by default) serves ``/__fake__/stats``, ``/__fake__/channels`` and friends (see
     :mod:`~airflow_provider_canvas.testing.control`) so a client in another process can read the counters
     and the state; they bypass the throttle, faults and counters.
+
+    :param host: the address to listen on; keep the loopback default unless another machine must reach it.
+    :param port: the port; 0 picks a free one (read it from :attr:`port` once started).
+    :param latency: seconds every request spends in flight.
+    :param throttle: the throttle's parameters; default Canvas's (:class:`.ThrottleSettings`).
+    :param per_page_max: the largest ``per_page`` the list endpoint honours (Canvas: 100).
+    :param auth_error_updates: Canvas's ``api_auth_error_updates`` flag.
+    :param seed_demo: seed the demo students and channels listed above.
+    :param verbose: log each request to stderr.
+    :param control_routes: serve the ``/__fake__/`` control routes.
+
+    :ivar admin_token: the seeded site admin's access token (its developer key has push enabled).
+    :ivar admin_user_id: the site admin's user id.
+    :ivar user_token: the seeded plain user's access token.
+    :ivar user_user_id: the plain user's id.
     """
 
     def __init__(
@@ -91,6 +117,11 @@ class FakeCanvas:
     # ----- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> FakeCanvas:
+        """Listen and serve in a background thread.
+
+        :return: this fake, started.
+        :raises RuntimeError: it is already started.
+        """
         if self._server is not None:
             raise RuntimeError("FakeCanvas is already started")
         server = HTTPServer((self.host, self._requested_port), self._pipeline, verbose=self._verbose)
@@ -125,16 +156,26 @@ class FakeCanvas:
 
     @property
     def port(self) -> int:
+        """The port it listens on (the chosen one when started with ``port=0``).
+
+        :raises RuntimeError: it is not started.
+        """
         if self._server is None:
             raise RuntimeError("FakeCanvas is not started")
         return int(self._server.server_address[1])
 
     @property
     def base_url(self) -> str:
+        """``http://<host>:<port>``: the Canvas URL to put in a connection."""
         return f"http://{self.host}:{self.port}"
 
     def connection_json(self, token: str | None = None, **extra: object) -> str:
-        """An Airflow connection in JSON form, for ``AIRFLOW_CONN_<ID>``."""
+        """An Airflow connection in JSON form, for ``AIRFLOW_CONN_<ID>``.
+
+        :param token: the access token; default ``admin_token``.
+        :param extra: connection extras, e.g. ``max_retries=1``.
+        :return: ``{"conn_type": "canvas", "host": <base_url>, "password": <token>, "extra": {...}}`` as text.
+        """
         return json.dumps(
             {
                 "conn_type": "canvas",
@@ -162,6 +203,7 @@ class FakeCanvas:
 
     @property
     def throttle(self) -> ThrottleSettings:
+        """The throttle's parameters: replace them, or change fields in place while the server runs."""
         return self._throttle.settings
 
     @throttle.setter
@@ -170,6 +212,7 @@ class FakeCanvas:
 
     @property
     def settings(self) -> AccountSettings:
+        """The root account's settings the endpoints consult; change fields while the server runs."""
         return self._state.settings
 
     @property
@@ -186,7 +229,15 @@ class FakeCanvas:
     ) -> None:
         """Apply ``fault`` to the next ``times`` requests matching ``method`` and ``path``.
 
-        ``path`` is a regex searched in the raw (still percent-encoded) request path."""
+        Armed faults are consumed in the order they were armed: a request takes the first one that matches
+        it. Link faults arm for ``GET .../communication_channels`` unless told otherwise.
+
+        :param fault: what to do, built with a :class:`.Fault` classmethod.
+        :param times: how many matching requests get it (at least 1).
+        :param method: only requests with this HTTP method; default any.
+        :param path: only requests whose raw (still percent-encoded) path this regex is found in.
+        :raises ValueError: ``times`` is below 1.
+        """
         self._faults.add(fault, times=times, method=method, path=path)
 
     def inject_random(
@@ -198,11 +249,22 @@ class FakeCanvas:
         method: str | None = None,
         path: str | None = None,
     ) -> None:
-        """Apply a random fault from ``faults`` (default: 500, 502, 503, throttle, reset) to each matching
-        request with probability ``rate``; replaces any earlier random plan. Armed faults take precedence."""
+        """Apply a random fault to each matching request with probability ``rate``, for chaos tests.
+
+        Replaces any earlier random plan. Armed faults (:meth:`inject`) take precedence.
+
+        :param rate: the probability, 0 to 1.
+        :param faults: the faults to choose from; default ``status(500)``, ``status(502)``,
+            ``status(503)``, ``throttle()`` and ``reset()``.
+        :param seed: a seed for a repeatable run.
+        :param method: only requests with this HTTP method.
+        :param path: only requests whose raw path this regex is found in.
+        :raises ValueError: ``rate`` is outside 0 to 1, or ``faults`` is empty.
+        """
         self._faults.set_random(rate, faults or default_chaos_faults(), seed, method, path)
 
     def clear_faults(self) -> None:
+        """Disarm every armed fault and the random plan."""
         self._faults.clear()
 
     # ----- observation ------------------------------------------------------------------------
@@ -213,10 +275,12 @@ class FakeCanvas:
         return list(self._pipeline.records)
 
     def clear_requests(self) -> None:
+        """Empty :attr:`requests`."""
         self._pipeline.records.clear()
 
     @property
     def stats(self) -> Stats:
+        """A snapshot of the counters."""
         throttle = self._throttle
         return Stats(
             requests=self._pipeline.received,
@@ -228,6 +292,7 @@ class FakeCanvas:
         )
 
     def reset_stats(self) -> None:
+        """Zero the counters (bucket levels stay)."""
         self._pipeline.reset_counters()
 
     # ----- data -------------------------------------------------------------------------------
@@ -240,13 +305,27 @@ class FakeCanvas:
         login_id: str | None = None,
         integration_id: str | None = None,
     ) -> int:
+        """Add a user, without HTTP.
+
+        :param name: the display name.
+        :param sis_user_id: the SIS id, so the user can be named ``sis_user_id:<id>``.
+        :param login_id: the login, so the user can be named ``sis_login_id:<login>`` (case-insensitive).
+        :param integration_id: so the user can be named ``sis_integration_id:<id>``.
+        :return: the new user's numeric id.
+        :raises ValueError: another user already has that SIS id, login or integration id.
+        """
         return self._state.add_user(
             name, sis_user_id=sis_user_id, login_id=login_id, integration_id=integration_id
         ).id
 
     def add_users(self, n: int, *, prefix: str = "student") -> list[int]:
         """Bulk seeding: SIS id ``f"{prefix}{i:06d}"``, login ``<sis id>@example.edu``; numbering continues
-        across calls with the same prefix."""
+        across calls with the same prefix.
+
+        :param n: how many users.
+        :param prefix: the SIS id prefix.
+        :return: the new users' ids, consecutive.
+        """
         with self._state.lock:
             first = self._prefix_counters.get(prefix, 0) + 1
             self._prefix_counters[prefix] = first + n - 1
@@ -288,28 +367,67 @@ class FakeCanvas:
         workflow_state: str = "active",
         sis_imported: bool = False,
     ) -> dict[str, object]:
-        """Seed a channel directly: no HTTP, no validation.
+        """Seed a channel directly: no HTTP, no validation, no duplicate check.
 
-        ``sis_imported`` marks it as an SIS login's e-mail, which ``settings.edit_institution_email = False``
-        protects from deletion."""
+        :param user_id: the user's numeric id.
+        :param channel_type: ``email``, ``sms``, ``push``, ...
+        :param address: the address.
+        :param workflow_state: ``active`` (default), ``unconfirmed`` or ``retired``.
+        :param sis_imported: marks it as an SIS login's e-mail, which
+            ``settings.edit_institution_email = False`` protects from deletion.
+        :return: the channel in Canvas's JSON shape.
+        """
         channel = self._state.add_channel(
             user_id, channel_type, address, workflow_state=workflow_state, sis_imported=sis_imported
         )
         return self._state.channel_json(channel)
 
     def channels(self, user_id: int, *, include_retired: bool = False) -> list[dict[str, object]]:
-        """The user's channels in Canvas's JSON shape, by position (retired ones only on request)."""
+        """The user's channels in Canvas's JSON shape, by position (retired ones only on request).
+
+        :param user_id: the user's numeric id.
+        :param include_retired: also the retired (deleted) channels.
+        """
         with self._state.lock:
             rows = list(self._state.user(user_id).channels)
         return [self._state.channel_json(c) for c in rows if include_retired or c.workflow_state != "retired"]
 
     def all_channels(self, *, include_retired: bool = False) -> list[dict[str, object]]:
+        """Every user's channels, user by user, as :meth:`channels`.
+
+        :param include_retired: also the retired (deleted) channels.
+        """
         with self._state.lock:
             user_ids = list(self._state.users)
         return [c for user_id in user_ids for c in self.channels(user_id, include_retired=include_retired)]
 
+    def users(self, *, include_retired: bool = False) -> list[dict[str, object]]:
+        """Every user, by id, with the identifiers a DAG names them by and their channels.
+
+        :param include_retired: also the retired (deleted) channels.
+        :return: ``{"id", "name", "sis_user_id", "login_id", "integration_id", "channels": [...]}`` per user,
+            the channels as :meth:`channels` gives them.
+        """
+        with self._state.lock:
+            users = list(self._state.users.values())
+        return [
+            {
+                "id": user.id,
+                "name": user.name,
+                "sis_user_id": user.sis_user_id,
+                "login_id": user.login_id,
+                "integration_id": user.integration_id,
+                "channels": self.channels(user.id, include_retired=include_retired),
+            }
+            for user in users
+        ]
+
     def push_endpoints(self, user_id: int) -> list[dict[str, object]]:
-        """The user's notification endpoints; ``workflow_state`` is ``active`` or ``deleted``."""
+        """The user's registered push devices: ``id``, ``token``, ``access_token_id``, ``workflow_state``
+        (``active`` or ``deleted``).
+
+        :param user_id: the user's numeric id.
+        """
         return [
             {
                 "id": e.id,
@@ -321,7 +439,12 @@ class FakeCanvas:
         ]
 
     def confirm(self, channel_id: int) -> dict[str, object]:
-        """Act as the user clicking the confirmation link: an unconfirmed channel becomes active."""
+        """Act as the user clicking the confirmation link: an unconfirmed channel becomes active.
+
+        :param channel_id: the channel's id.
+        :return: the channel, now ``active``.
+        :raises KeyError: no unconfirmed channel has that id.
+        """
         with self._state.lock:
             for user in self._state.users.values():
                 for channel in user.channels:

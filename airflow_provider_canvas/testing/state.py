@@ -44,7 +44,13 @@ _RECENT_RETIRED_SECONDS = 3600.0
 
 @dataclass
 class AccountSettings:
-    """Root-account settings Canvas consults on these endpoints; mutable while the server runs."""
+    """Root-account settings Canvas consults on these endpoints; mutable while the server runs.
+
+    :ivar users_can_edit_comm_channels: users may add and delete their own channels.
+    :ivar max_communication_channels: the most channels a user may create (Canvas counts the *calling*
+        user's channels); None for no limit.
+    :ivar edit_institution_email: False protects SIS-imported e-mail channels from deletion.
+    """
 
     users_can_edit_comm_channels: bool = True
     max_communication_channels: int | None = None

@@ -24,6 +24,15 @@ class ThrottleSettings:
     but nothing is refused. ``cost`` is the cost of every request that reaches the application; real Canvas
     charges CPU plus database seconds, well below 1. ``throttle_status`` 429 mirrors the current public docs
     instead of Canvas's code (403).
+
+    :ivar enabled: refuse requests when a bucket is full (headers are sent either way).
+    :ivar hwm: the high-water mark: a request that brings its bucket to it is refused.
+    :ivar maximum: the most a bucket can hold.
+    :ivar outflow: units leaked per second.
+    :ivar up_front_cost: reserved per request in flight and refunded when it ends, so about
+        ``hwm / up_front_cost`` concurrent requests fill the bucket.
+    :ivar cost: charged per request that reaches the application.
+    :ivar throttle_status: the status of a refusal: 403 (Canvas's code) or 429.
     """
 
     enabled: bool = True
@@ -51,7 +60,12 @@ class _Bucket:
 
 
 def bucket_key(token: str | None, client_ip: str) -> str:
-    """The client identifier: ``token:<hash>`` for a token from the header or query string, else the IP."""
+    """The client identifier: ``token:<hash>`` for a token from the header or query string, else the IP.
+
+    :param token: the access token, or None.
+    :param client_ip: the client's address.
+    :return: the key in ``Stats.max_in_flight_by_bucket``.
+    """
     if token:
         return "token:" + hashlib.sha256(token.encode("utf-8")).hexdigest()[:16]
     return f"ip:{client_ip}"

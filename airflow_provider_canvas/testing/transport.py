@@ -37,7 +37,19 @@ _TRUNCATED_MISSING_BYTES = 64
 
 @dataclass(frozen=True, slots=True)
 class RequestRecord:
-    """One request as the fake received it. ``status`` is None when the connection was dropped."""
+    """One request as the fake received it, from :attr:`.FakeCanvas.requests`.
+
+    :ivar method: the HTTP method.
+    :ivar path: the path, raw (still percent-encoded).
+    :ivar query: the query string (the last value wins).
+    :ivar headers: the headers, names lower-cased (``authorization`` included).
+    :ivar status: the status answered; None when the connection was dropped.
+    :ivar throttled: refused by the throttle.
+    :ivar started_at: ``time.time()`` when it arrived.
+    :ivar duration: seconds until it was answered.
+    :ivar body: the request body.
+    :ivar fault: the kind of the fault applied, if any.
+    """
 
     method: str
     path: str  # raw, still percent-encoded

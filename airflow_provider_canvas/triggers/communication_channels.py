@@ -22,8 +22,23 @@ __all__ = ["CanvasCommunicationChannelTrigger"]
 class CanvasCommunicationChannelTrigger(BaseTrigger):
     """Poll a user's channels until one reaches ``target_state``; fire success, error or timeout.
 
+    Made by :class:`~airflow_provider_canvas.sensors.communication_channels.CanvasCommunicationChannelSensor`
+    when it defers; the arguments are the sensor's, already rendered and checked.
+
+    :param user_id: Canvas user id, ``self`` or a prefixed id such as ``sis_user_id:S1``.
+    :param target_state: ``active``, ``unconfirmed``, ``present`` or ``absent``.
+    :param channel_type: with ``address``, the channel's type.
+    :param address: with ``channel_type``, the channel's address (matched case-insensitively).
+    :param channel_id: or the channel's id.
+    :param canvas_conn_id: the ``canvas`` connection, read through
+        :class:`~airflow_provider_canvas.hooks.canvas_async.CanvasAsyncHook`.
+    :param poke_interval: seconds between polls.
     :param timeout_at: Unix time after which the trigger gives up with a ``timeout`` event (absolute,
-        so that a restarted triggerer keeps the original deadline).
+        so that a restarted triggerer keeps the original deadline); None waits for ever.
+
+    :Canvas API: every poll, `List user communication channels
+        <https://canvas.instructure.com/doc/api/communication_channels.html#method.communication_channels.index>`__
+        (``GET /api/v1/users/:user_id/communication_channels``)
     """
 
     def __init__(
@@ -49,6 +64,10 @@ class CanvasCommunicationChannelTrigger(BaseTrigger):
         self.timeout_at = timeout_at
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
+        """The class path and JSON-plain arguments the triggerer rebuilds this trigger from.
+
+        :return: ``(classpath, kwargs)``.
+        """
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
@@ -64,6 +83,13 @@ class CanvasCommunicationChannelTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll until done, then fire one event and stop.
+
+        :return: one ``TriggerEvent``: ``{"status": "success", "channel": ..., "polls": n}`` (the channel
+            without its address, which is personal data and would be logged; None for ``absent``),
+            ``{"status": "timeout", "last_state": ..., "polls": n}``, or ``{"status": "error",
+            "error_type": ..., "summary": ..., "messages": [...], "status_code": ..., "polls": n}``.
+        """
         hook = CanvasAsyncHook(canvas_conn_id=self.canvas_conn_id)
         polls = 0
         while True:

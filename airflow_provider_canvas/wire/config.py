@@ -50,6 +50,19 @@ _FALSE = {"false", "0", "no", "off"}
 
 @dataclass(frozen=True)
 class CanvasConnectionSettings:
+    """A ``canvas`` connection, parsed and checked (``CanvasHook.settings``); the fields are the form's.
+
+    :ivar base_url: the normalised Canvas URL, without ``/api/v1``.
+    :ivar token: the access token (left out of ``repr``).
+    :ivar per_page: items per page when listing.
+    :ivar timeout: seconds per request, for connecting and for reading.
+    :ivar max_retries: retries after the first attempt.
+    :ivar verify: TLS verification: True, False, or a CA bundle path.
+    :ivar allow_insecure_http: plain http to a non-loopback host is allowed.
+    :ivar max_concurrency: the most requests the bulk calls keep in flight.
+    :ivar ignored_extras: unknown extra names, ignored with a warning.
+    """
+
     base_url: str
     token: str = field(repr=False)
     per_page: int = DEFAULT_PER_PAGE
