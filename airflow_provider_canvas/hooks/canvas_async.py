@@ -27,7 +27,7 @@ from airflow_provider_canvas.wire.backoff import (
     retry_reason,
     tenacity_kwargs,
 )
-from airflow_provider_canvas.wire.config import CanvasConnectionSettings
+from airflow_provider_canvas.wire.config import DEFAULT_CONN_ID, CanvasConnectionSettings
 from airflow_provider_canvas.wire.errors import (
     check_answer,
     no_answer_error,
@@ -71,7 +71,7 @@ class CanvasAsyncHook(BaseHook):
     :param kwargs: passed on to Airflow's ``BaseHook``.
     """
 
-    def __init__(self, canvas_conn_id: str = CanvasHook.default_conn_name, **kwargs: Any) -> None:
+    def __init__(self, canvas_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.canvas_conn_id = canvas_conn_id
         self._settings: CanvasConnectionSettings | None = None

@@ -7,12 +7,12 @@ and returns JSON-plain data to XCom. All transport rules (retries, throttling, e
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_canvas._compat import BaseOperator, mask_secret
+from airflow_provider_canvas._compat import mask_secret
 from airflow_provider_canvas.contact_sync.report import redact_user_ref
 from airflow_provider_canvas.links.canvas import CanvasUserLink
+from airflow_provider_canvas.operators.base import CanvasBaseOperator
 
 # The sync moved to its own module (operators/contact_sync.py); this import path keeps working.
 from airflow_provider_canvas.operators.contact_sync import CanvasSyncCommunicationChannelsOperator
@@ -22,11 +22,9 @@ from airflow_provider_canvas.wire.channels import (
     find_channel,
     validate_channel_type,
 )
-from airflow_provider_canvas.wire.config import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from airflow_provider_canvas._compat import Context
-    from airflow_provider_canvas.hooks.canvas import CanvasHook
 
 __all__ = [
     "CanvasCreateCommunicationChannelOperator",
@@ -59,22 +57,14 @@ def _as_filter(
     return frozenset(values)
 
 
-class _CanvasChannelOperator(BaseOperator):
-    """Shared glue: the hook, the extra link, and the numeric user id the link needs."""
+class _CanvasChannelOperator(CanvasBaseOperator):
+    """The operators that act on one user: the extra link, and the numeric user id the link needs."""
 
     operator_extra_links = (CanvasUserLink(),)
-    ui_color = "#e4f0e8"
 
-    def __init__(self, *, canvas_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.canvas_conn_id = canvas_conn_id
         self.canvas_user_id: int | None = None
-
-    @cached_property
-    def hook(self) -> CanvasHook:
-        from airflow_provider_canvas.hooks.canvas import CanvasHook
-
-        return CanvasHook(canvas_conn_id=self.canvas_conn_id)
 
     def _remember_user(self, channel: dict | None) -> None:
         if channel and isinstance(channel.get("user_id"), int):
@@ -87,10 +77,15 @@ class CanvasListCommunicationChannelsOperator(_CanvasChannelOperator):
     :param user_id: Canvas user id, ``self``, or a prefixed id such as ``sis_user_id:ABC`` (templated).
     :param workflow_state: keep only these states, ``unconfirmed`` and/or ``active`` (templated).
     :param channel_type: keep only these types, e.g. ``email`` or ``["email", "sms"]`` (templated).
-    :param canvas_conn_id: the ``canvas`` connection.
+    :param canvas_conn_id: the ``canvas`` connection (templated).
     """
 
-    template_fields: Sequence[str] = ("user_id", "workflow_state", "channel_type")
+    template_fields: Sequence[str] = (
+        *CanvasBaseOperator.template_fields,
+        "user_id",
+        "workflow_state",
+        "channel_type",
+    )
 
     def __init__(
         self,
@@ -137,7 +132,7 @@ class CanvasCreateCommunicationChannelOperator(_CanvasChannelOperator):
         address (matched case-insensitively, as Canvas does); ``fail`` raises Canvas's duplicate error.
     """
 
-    template_fields: Sequence[str] = ("user_id", "address", "token")
+    template_fields: Sequence[str] = (*CanvasBaseOperator.template_fields, "user_id", "address", "token")
 
     def __init__(
         self,
@@ -207,7 +202,13 @@ class CanvasDeleteCommunicationChannelOperator(_CanvasChannelOperator):
     :param missing_ok: treat "no such channel" (404) as done: log it and return None.
     """
 
-    template_fields: Sequence[str] = ("user_id", "channel_id", "channel_type", "address")
+    template_fields: Sequence[str] = (
+        *CanvasBaseOperator.template_fields,
+        "user_id",
+        "channel_id",
+        "channel_type",
+        "address",
+    )
 
     def __init__(
         self,
@@ -261,18 +262,17 @@ class CanvasDeleteCommunicationChannelOperator(_CanvasChannelOperator):
         return channel
 
 
-class CanvasDeletePushTokenOperator(BaseOperator):
+class CanvasDeletePushTokenOperator(CanvasBaseOperator):
     """Remove a device's push endpoint for the connection's own user (XCom: ``{"success": true}``).
 
     :param push_token: the device's push registration token (templated, masked in logs and the UI).
     """
 
-    template_fields: Sequence[str] = ("push_token",)
+    template_fields: Sequence[str] = (*CanvasBaseOperator.template_fields, "push_token")
 
-    def __init__(self, *, push_token: str, canvas_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+    def __init__(self, *, push_token: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.push_token = push_token
-        self.canvas_conn_id = canvas_conn_id
 
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
         super().render_template_fields(context, jinja_env)
@@ -280,6 +280,4 @@ class CanvasDeletePushTokenOperator(BaseOperator):
             mask_secret(self.push_token)
 
     def execute(self, context: Context) -> dict:
-        from airflow_provider_canvas.hooks.canvas import CanvasHook
-
-        return CanvasHook(canvas_conn_id=self.canvas_conn_id).delete_push_token(self.push_token)
+        return self.hook.delete_push_token(self.push_token)

@@ -59,7 +59,7 @@ class CanvasCommunicationChannelSensor(BaseSensorOperator):
         (never created, or retired) (templated).
     :param deferrable: wait in the triggerer instead of a worker; defaults to
         ``[operators] default_deferrable``.
-    :param canvas_conn_id: the ``canvas`` connection (default ``canvas_default``).
+    :param canvas_conn_id: the ``canvas`` connection (default ``canvas_default``; templated).
     :param kwargs: passed on to Airflow's ``BaseSensorOperator``.
     :Returns (XCom): Canvas's channel object once it reached ``active``, ``unconfirmed`` or ``present``;
         None for ``absent``.
@@ -72,7 +72,14 @@ class CanvasCommunicationChannelSensor(BaseSensorOperator):
         (``GET /api/v1/users/:user_id/communication_channels``)
     """
 
-    template_fields: Sequence[str] = ("user_id", "address", "channel_id", "channel_type", "target_state")
+    template_fields: Sequence[str] = (
+        "canvas_conn_id",
+        "user_id",
+        "address",
+        "channel_id",
+        "channel_type",
+        "target_state",
+    )
     operator_extra_links = (CanvasUserLink(),)
     ui_color = "#e4f0e8"
 
@@ -140,7 +147,10 @@ class CanvasCommunicationChannelSensor(BaseSensorOperator):
         return PokeReturnValue(is_done=done, xcom_value=dict(channel) if done and channel else None)
 
     def execute(self, context: Context) -> Any:
-        """Poke in the worker, or (``deferrable=True``) hand the wait to the trigger.
+        """Poke in the worker, or (``deferrable=True``) look once, then hand the wait to the trigger.
+
+        A channel that is already in ``target_state`` (a re-run, an address created active) finishes the
+        task at once, without a round trip through the triggerer.
 
         :param context: the task's Airflow context.
         :return: the channel, or None for ``absent`` (when not deferred).
@@ -149,6 +159,9 @@ class CanvasCommunicationChannelSensor(BaseSensorOperator):
             return super().execute(context)
         from airflow_provider_canvas.triggers.communication_channels import CanvasCommunicationChannelTrigger
 
+        first = self.poke(context)
+        if first.is_done:
+            return first.xcom_value
         target = self._target()
         self.defer(
             trigger=CanvasCommunicationChannelTrigger(

@@ -15,6 +15,7 @@ from airflow_provider_canvas._compat import BaseTrigger, TriggerEvent
 from airflow_provider_canvas.exceptions import CanvasError
 from airflow_provider_canvas.hooks.canvas_async import CanvasAsyncHook
 from airflow_provider_canvas.wire.channels import match_target_state
+from airflow_provider_canvas.wire.config import DEFAULT_CONN_ID
 
 __all__ = ["CanvasCommunicationChannelTrigger"]
 
@@ -49,7 +50,7 @@ class CanvasCommunicationChannelTrigger(BaseTrigger):
         channel_type: str | None = None,
         address: str | None = None,
         channel_id: int | str | None = None,
-        canvas_conn_id: str = "canvas_default",
+        canvas_conn_id: str = DEFAULT_CONN_ID,
         poke_interval: float = 60.0,
         timeout_at: float | None = None,
     ) -> None:

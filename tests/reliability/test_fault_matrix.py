@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ from airflow_provider_canvas.operators.communication_channels import (
 )
 from airflow_provider_canvas.sensors.communication_channels import CanvasCommunicationChannelSensor
 from airflow_provider_canvas.testing import FakeCanvas, Fault
+from airflow_provider_canvas.triggers.communication_channels import CanvasCommunicationChannelTrigger
 
 __all__ = ["CALLS", "FAULTS", "MATRIX", "Cell", "Expect"]
 
@@ -568,17 +570,20 @@ class SensorPokeCall(Call):
         w.canvas.add_channel(user, "email", "first@example.edu")
         w.canvas.add_channel(user, "email", "second@example.edu")
         # The watched channel is on page 2, so a broken Link on page 1 matters.
-        w.canvas.add_channel(user, "email", "watched@example.edu", workflow_state="unconfirmed")
+        watched = w.canvas.add_channel(user, "email", "watched@example.edu", workflow_state="unconfirmed")
+        w.ids["watched"] = watched["id"]
 
     def selectors(self, w: World, family: Family) -> list[dict[str, str]]:
         return [{"method": "GET", "path": _list_path(w.ids["user"])}]
 
-    def _sensor(self, w: World, *, deferrable: bool) -> CanvasCommunicationChannelSensor:
+    def _sensor(
+        self, w: World, *, deferrable: bool, target_state: str = "present"
+    ) -> CanvasCommunicationChannelSensor:
         return CanvasCommunicationChannelSensor(
             task_id="wait",
             user_id=w.ids["user"],
             address="watched@example.edu",
-            target_state="present",
+            target_state=target_state,
             deferrable=deferrable,
             poke_interval=0.05,
             timeout=20,
@@ -599,18 +604,50 @@ class SensorPokeCall(Call):
 
 
 class SensorDeferredCall(SensorPokeCall):
+    """The deferrable sensor waiting for ``active``: its first look runs in the worker (and meets the fault);
+    the channel is still unconfirmed, so it defers; the user confirms, and the trigger (restored as the
+    triggerer would) sees it."""
+
     name = "sensor_deferred"
     label = "sensor (deferred)"
 
     def run(self, w: World) -> Any:
-        sensor = self._sensor(w, deferrable=True)
+        sensor = self._sensor(w, deferrable=True, target_state="active")
         try:
             sensor.execute(w.context)
         except TaskDeferred as deferred:
             trigger, method_name = _as_restored_by_the_triggerer(deferred.trigger), deferred.method_name
         else:
-            raise AssertionError("a deferrable sensor must defer")
+            raise AssertionError("a deferrable sensor must defer while the channel is unconfirmed")
         assert method_name == "execute_complete"
+        w.canvas.confirm(w.ids["watched"])
+        event = asyncio.run(asyncio.wait_for(_first_event(trigger), 20))
+        return sensor.execute_complete(w.context, event)
+
+    def summary(self, result: Any) -> Any:
+        return result["address"], result["workflow_state"]
+
+    def expected_summary(self, w: World) -> Any:
+        return "watched@example.edu", "active"
+
+    def expected_state(self, w: World, before: State) -> State:
+        row = (w.ids["user"], "email", "watched@example.edu")
+        return before.with_rows(remove=[(*row, "unconfirmed")], add=[(*row, "active")])
+
+
+class TriggerCall(SensorPokeCall):
+    """The trigger itself, as the sensor builds it and the triggerer restores it: every request is its own."""
+
+    name = "trigger"
+    label = "trigger"
+
+    def run(self, w: World) -> Any:
+        sensor = self._sensor(w, deferrable=True)
+        trigger = _as_restored_by_the_triggerer(
+            CanvasCommunicationChannelTrigger(
+                **sensor._target(), poke_interval=0.05, timeout_at=time.time() + 20
+            )
+        )
         event = asyncio.run(asyncio.wait_for(_first_event(trigger), 20))
         return sensor.execute_complete(w.context, event)
 
@@ -735,6 +772,7 @@ CALLS: list[Call] = [
     DeletePushTokenCall(),
     SensorPokeCall(),
     SensorDeferredCall(),
+    TriggerCall(),
     BulkListCall(),
     SyncCall(),
 ]

@@ -258,3 +258,38 @@ def test_waits_until_the_user_confirms(canvas, student):
     assert event["status"] == "success"
     assert event["channel"]["workflow_state"] == "active"
     assert event["polls"] >= 2
+
+
+def test_deferrable_sensor_looks_once_before_deferring(canvas, student):
+    from airflow.sdk.exceptions import TaskDeferred
+
+    done = CanvasCommunicationChannelSensor(
+        task_id="s", user_id=student, address="demo-student-2@example.edu", deferrable=True, timeout=60
+    )
+    canvas.clear_requests()
+    assert done.execute({})["address"] == "demo-student-2@example.edu"  # already active: no trigger
+    assert len(canvas.requests) == 1
+    waiting = CanvasCommunicationChannelSensor(
+        task_id="s", user_id=student, channel_type="sms", address="+15555550102", deferrable=True, timeout=60
+    )
+    with pytest.raises(TaskDeferred) as deferred:
+        waiting.execute({})
+    assert isinstance(deferred.value.trigger, CanvasCommunicationChannelTrigger)
+    assert deferred.value.trigger.canvas_conn_id == "canvas_default"
+
+
+def test_every_operator_and_the_sensor_template_the_connection_id():
+    from airflow_provider_canvas.operators import communication_channels, contact_sync
+    from airflow_provider_canvas.operators.base import CanvasBaseOperator
+
+    classes = [
+        communication_channels.CanvasListCommunicationChannelsOperator,
+        communication_channels.CanvasCreateCommunicationChannelOperator,
+        communication_channels.CanvasDeleteCommunicationChannelOperator,
+        communication_channels.CanvasDeletePushTokenOperator,
+        contact_sync.CanvasSyncCommunicationChannelsOperator,
+    ]
+    for cls in classes:
+        assert issubclass(cls, CanvasBaseOperator), cls
+        assert "canvas_conn_id" in cls.template_fields, cls
+    assert "canvas_conn_id" in CanvasCommunicationChannelSensor.template_fields
