@@ -579,11 +579,13 @@ def test_deferred_trigger_serialises_without_the_token(canvas, student):
     from airflow.models.trigger import Trigger
     from airflow.sdk.serde import serialize
 
+    pending = canvas.add_channel(student, "email", "pending@example.edu", workflow_state="unconfirmed")
     sensor = CanvasCommunicationChannelSensor(
-        task_id="wait", user_id=student, address="demo-student-1@example.edu", deferrable=True
+        task_id="wait", user_id=student, address="pending@example.edu", deferrable=True
     )
-    with pytest.raises(TaskDeferred) as info:
+    with pytest.raises(TaskDeferred) as info:  # unconfirmed: the sensor's first look defers
         sensor.execute(context())
+    canvas.confirm(pending["id"])
     trigger = info.value.trigger
     _, kwargs = trigger.serialize()
     stored = json.dumps(serialize(kwargs))  # what Airflow encrypts into the trigger table
@@ -794,11 +796,13 @@ def test_triggerer_logs_no_student_address(canvas, student, monkeypatch, capture
     from airflow.jobs.triggerer_job_runner import TriggerRunner
 
     monkeypatch.setenv("AIRFLOW_DISABLE_GREENBACK_PORTAL", "true")
+    pending = canvas.add_channel(student, "email", "pending@example.edu", workflow_state="unconfirmed")
     sensor = CanvasCommunicationChannelSensor(
-        task_id="wait", user_id=student, address="Demo-Student-1@example.edu", deferrable=True
+        task_id="wait", user_id=student, address="Pending@example.edu", deferrable=True
     )
-    with pytest.raises(TaskDeferred) as info:
+    with pytest.raises(TaskDeferred) as info:  # unconfirmed: the sensor's first look defers
         sensor.execute(context())
+    canvas.confirm(pending["id"])
     runner = TriggerRunner()
     runner.triggers[1] = {"name": "canvas_dag/run/wait/-1/1 (ID 1)", "events": 0}
     asyncio.run(runner.run_trigger(1, rebuilt(info.value.trigger)))
@@ -806,7 +810,7 @@ def test_triggerer_logs_no_student_address(canvas, student, monkeypatch, capture
     assert fired.event.payload["status"] == "success"
     records = info_and_above(captured_logs)
     assert any("Trigger fired event" in r for r in records)
-    assert_no_address(records, ["demo-student-1@example.edu"])
+    assert_no_address(records, ["pending@example.edu"])
 
 
 ADDRESS_ERRORS: dict[str, Callable[[FakeCanvas, pytest.MonkeyPatch, pytest.FixtureRequest], str]] = {
