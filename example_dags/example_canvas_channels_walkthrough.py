@@ -1,7 +1,8 @@
 """Walk-through of the Canvas communication-channel operators, sensor and trigger.
 
 List a user's channels, add an e-mail channel (confirmed by an admin token), wait until Canvas shows
-it active (in the triggerer), delete it by type and address, and list again.
+it active (the sensor looks once; if the channel is not active yet, the wait goes to the triggerer), delete
+it by type and address, and list again.
 
 Run it against the bundled fake Canvas with ``./dev demo``; against a real Canvas, set the
 ``canvas_default`` connection and trigger it with ``user_id``/``address`` params.
@@ -53,7 +54,7 @@ with DAG(
         user_id="{{ params.user_id }}",
         address="{{ params.address }}",
         target_state="active",
-        deferrable=True,  # the wait runs in the triggerer, not on a worker
+        deferrable=True,  # any wait runs in the triggerer, not on a worker
         poke_interval=5,
         timeout=600,
     )
