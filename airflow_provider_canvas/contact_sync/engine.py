@@ -10,9 +10,9 @@ failing, or Canvas ignored ``skip_confirmation``); what is in flight finishes an
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_canvas.contact_sync.desired import DesiredState
 from airflow_provider_canvas.contact_sync.options import SyncOptions
@@ -40,10 +40,10 @@ from airflow_provider_canvas.exceptions import (
 )
 from airflow_provider_canvas.wire.channels import address_key, find_channel
 
-__all__ = ["FAILURE_STREAK", "SyncHook", "SyncResult", "run_sync"]
+if TYPE_CHECKING:
+    from airflow_provider_canvas.hooks.canvas import CanvasHook
 
-T = TypeVar("T")
-R = TypeVar("R")
+__all__ = ["FAILURE_STREAK", "SyncResult", "run_sync"]
 
 # Failures a later attempt can fix (so the task fails with Airflow's retries on): throttling, 5xx, network.
 RETRYABLE = (CanvasRateLimitError, CanvasServerError, CanvasTimeoutError)
@@ -66,42 +66,6 @@ def is_retryable(error: Exception) -> bool:
     if isinstance(error, CanvasConnectionError):
         return not isinstance(error, CanvasTLSError)
     return isinstance(error, RETRYABLE)
-
-
-class SyncHook(Protocol):
-    """What the engine needs from :class:`~airflow_provider_canvas.hooks.canvas.CanvasHook`."""
-
-    @property
-    def requests_sent(self) -> int: ...
-
-    def bulk_map(
-        self,
-        fn: Callable[[T], R],
-        items: Iterable[T],
-        *,
-        max_concurrency: int | None = None,
-        label: str = "items",
-    ) -> Iterator[tuple[T, R]]: ...
-
-    def list_communication_channels(self, user_id: object) -> list[dict]: ...
-
-    def create_communication_channel(
-        self,
-        user_id: object,
-        *,
-        channel_type: str,
-        address: str | None = None,
-        skip_confirmation: bool = False,
-    ) -> dict: ...
-
-    def delete_communication_channel(
-        self,
-        user_id: object,
-        channel_id: int | str | None = None,
-        *,
-        channel_type: str | None = None,
-        address: str | None = None,
-    ) -> dict: ...
 
 
 class _Log(Protocol):
@@ -193,7 +157,9 @@ def _failure(action: str, error: Exception, address: str | None = None) -> Failu
 
 
 class _Run:
-    def __init__(self, hook: SyncHook, options: SyncOptions, max_concurrency: int | None, log: _Log) -> None:
+    def __init__(
+        self, hook: CanvasHook, options: SyncOptions, max_concurrency: int | None, log: _Log
+    ) -> None:
         self.hook, self.options, self.max_concurrency, self.log = hook, options, max_concurrency, log
         self.stop = _Stop()
         self.verdict: str | None = None  # the first create's workflow_state, with skip_confirmation
@@ -421,7 +387,7 @@ def _option_summary(options: SyncOptions) -> dict[str, Any]:
 
 
 def run_sync(
-    hook: SyncHook,
+    hook: CanvasHook,
     options: SyncOptions,
     desired: DesiredState,
     *,
