@@ -42,7 +42,6 @@ class BearerAuth(requests.auth.AuthBase):
 
 
 @dataclass
-@dataclass
 class Outcome:
     """One attempt's answer; looks like a response to the retry policy (status, headers, text)."""
 

@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import field
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -82,6 +82,7 @@ CHANNELS = "communication_channels"
 QUIET = logging.DEBUG  # per-request log level inside bulk calls, which log progress lines instead
 
 
+@dataclass
 class RateLimitStatus:
     """The latest throttle headers: ``X-Rate-Limit-Remaining`` (bucket room) and ``X-Request-Cost``."""
 
@@ -472,7 +473,7 @@ class CanvasHook(BaseHook):
                 error.messages.append(
                     "an earlier attempt of this delete failed ambiguously and may have retired the channel"
                 )
-                error.args = (error._render(),)
+                error.args = (error.render(),)
             raise
 
     def delete_push_token(self, push_token: str) -> dict:
@@ -577,7 +578,7 @@ class CanvasHook(BaseHook):
                 "GET", self.base_url + api_path("users", "self"), expect_json=True, max_retries=1
             )
         except CanvasAuthenticationError as error:
-            said = "; ".join(error.messages) or "401"
+            said = "; ".join(m.rstrip(".") for m in error.messages) or "401"
             return (
                 False,
                 f"Canvas rejected the access token ({said}). Create a new token and paste it again.",
