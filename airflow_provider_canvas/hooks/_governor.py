@@ -66,8 +66,8 @@ class Governor:
                 self._clean_since_throttle += 1
                 if self._cap is not None and self._clean_since_throttle >= self.policy.relax_after:
                     self._cap, self._clean_since_throttle = self._cap + 1, 0
-            else:
-                self._estimates.clear()
+            # An answer without a usable X-Rate-Limit-Remaining (absent, or nan/inf/negative/garbage, which
+            # the hook hands over as None) says nothing about the bucket: the estimates stay as they were.
             self._update_limit()
 
     def _update_limit(self) -> None:

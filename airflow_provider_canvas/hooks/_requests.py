@@ -15,6 +15,7 @@ from typing import Any
 import requests
 
 from airflow_provider_canvas.wire.errors import is_throttle
+from airflow_provider_canvas.wire.throttle import rate_limit_value
 
 __all__ = [
     "BearerAuth",
@@ -69,11 +70,7 @@ def resolve_verify(verify: bool | str) -> bool | str:
 
 
 def header_float(response: requests.Response, name: str) -> float | None:
-    value = response.headers.get(name)
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+    return rate_limit_value(response.headers.get(name))
 
 
 def is_transient(exc: BaseException) -> bool:

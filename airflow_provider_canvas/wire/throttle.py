@@ -17,7 +17,19 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["ConcurrencyPolicy"]
+__all__ = ["ConcurrencyPolicy", "rate_limit_value"]
+
+
+def rate_limit_value(value: str | None) -> float | None:
+    """A throttle header's number, or None: absent, unparsable, non-finite (``nan``, ``inf``, ``1e999``)
+    and negative values all count as "no information", so one odd answer can never poison the governor."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
 
 
 @dataclass(frozen=True)
@@ -33,7 +45,7 @@ class ConcurrencyPolicy:
 
     def limit_for(self, capacity: float | None, max_limit: int) -> int:
         """The most requests in flight that keep the bucket below its mark: strictly under ``capacity``."""
-        if capacity is None:  # no throttle headers (throttling off, or a proxy strips them)
+        if capacity is None or not math.isfinite(capacity):  # no throttle headers (or no usable ones)
             return max_limit
         return max(1, min(max_limit, math.ceil(capacity) - 1))
 

@@ -7,7 +7,7 @@ import pytest
 
 from airflow_provider_canvas.hooks._bulk import bulk_map
 from airflow_provider_canvas.hooks._governor import Governor
-from airflow_provider_canvas.wire.throttle import ConcurrencyPolicy
+from airflow_provider_canvas.wire.throttle import ConcurrencyPolicy, rate_limit_value
 
 POLICY = ConcurrencyPolicy()
 
@@ -108,3 +108,41 @@ def test_bulk_map_stops_cleanly_when_the_consumer_stops():
     next(results)
     results.close()
     assert len(started) < 50
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("512.5", 512.5),
+        ("0", 0.0),
+        (" 7 ", 7.0),
+        (None, None),
+        ("", None),
+        ("nan", None),
+        ("NaN", None),
+        ("inf", None),
+        ("-inf", None),
+        ("1e999", None),
+        ("-5", None),
+        ("garbage", None),
+        ("0x10", None),
+    ],
+)
+def test_rate_limit_headers_that_are_not_a_finite_non_negative_number_count_as_absent(value, expected):
+    assert rate_limit_value(value) == expected
+
+
+def test_the_policy_never_raises_on_a_non_finite_capacity():
+    for capacity in (float("nan"), float("inf"), float("-inf")):
+        assert POLICY.limit_for(capacity, max_limit=7) == 7
+
+
+def test_one_odd_answer_never_breaks_the_governor():
+    """A NaN used to reach math.ceil and poison the estimate window for good (ValueError on every call)."""
+    governor = Governor(16)
+    governor.observe(remaining=600.0, throttled=False)
+    for value in ("nan", "inf", "-inf", "1e999", "-5", "garbage"):
+        governor.observe(remaining=rate_limit_value(value), throttled=False)
+        assert governor.limit == 11  # the odd answer told it nothing; the estimates stand
+    governor.observe(remaining=300.0, throttled=False)
+    assert governor.limit == 5
