@@ -53,6 +53,13 @@ class CanvasError(AirflowException):
             parts.append(self.hint)
         return " ".join(sentence(part) for part in parts)
 
+    def add_detail(self, detail: str | None) -> CanvasError:
+        """Append a sentence of ours to the summary (not to Canvas's messages) and re-render."""
+        if detail:
+            self.summary = f"{sentence(self.summary)} {detail}"
+            self.args = (self.render(),)
+        return self
+
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only arguments do not survive the default exception pickling.
         return _rebuild, (type(self), self.summary, self.__dict__.copy())

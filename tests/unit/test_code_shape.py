@@ -55,4 +55,4 @@ def test_rate_limit_status_is_a_dataclass_with_its_own_state():
 
 
 def test_outcome_is_a_dataclass():
-    assert [f.name for f in dataclasses.fields(Outcome)] == ["response", "data"]
+    assert [f.name for f in dataclasses.fields(Outcome)] == ["response", "body", "data"]
