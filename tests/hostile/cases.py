@@ -140,7 +140,7 @@ class Hostile:
     **what** the server does (to user 7's requests); **bound** what the client guarantees whatever it
     does; **default** the bound's default and **extra** the connection extra that sets it; **outcome** what
     every call that meets it gets: a typed error (in the bulk calls as that item's value, in the trigger as
-    an error event) whose message names the extra, or ``works`` when the answer is used as if the odd part
+    an error event) whose message names the extra, or "works" when the answer is used as if the odd part
     were absent.
     """
 
@@ -173,7 +173,7 @@ HOSTILE: list[Hostile] = [
     ),
     Hostile(
         "endless body",
-        "endless chunked body (`[0,0,0,...` forever)",
+        "an endless chunked body (a JSON list of zeros that never closes)",
         "bytes read at most max_response_bytes",
         _mib(DEFAULT_MAX_RESPONSE_BYTES),
         "max_response_bytes",
@@ -232,7 +232,7 @@ HOSTILE: list[Hostile] = [
     ),
     Hostile(
         "endless pages",
-        "100,000 pages, each with a new `next` link on the same origin",
+        "100,000 pages, each with a new next link on the same origin",
         "pages per listing at most max_pages",
         f"{DEFAULT_MAX_PAGES:,}",
         "max_pages",
@@ -244,10 +244,10 @@ HOSTILE: list[Hostile] = [
     ),
     Hostile(
         "nesting bomb",
-        "JSON nested 200,000 deep (`[[[[...`, 200 KB)",
-        "refused (Python's recursion limit), never a raw RecursionError",
-        "",
-        "",
+        "JSON nested 200,000 deep (200 KB of opening brackets)",
+        "refused as soon as it passes what Python's parser can follow, never a raw RecursionError",
+        "Python's recursion limit",
+        "none",
         "CanvasResponseError",
         for_user_7(nesting_bomb),
         says="nested deeper",
@@ -255,10 +255,10 @@ HOSTILE: list[Hostile] = [
     *(
         Hostile(
             f"rate limit {value}",
-            f"`X-Rate-Limit-Remaining` and `X-Request-Cost` of `{value}`",
+            f"X-Rate-Limit-Remaining and X-Request-Cost: {value}",
             "ignored as absent; the process-wide governor keeps working",
-            "",
-            "",
+            "none",
+            "none",
             "works",
             for_user_7(odd_rate_limit_headers(value)),
         )
@@ -266,7 +266,7 @@ HOSTILE: list[Hostile] = [
     ),
     Hostile(
         "retry-after 300",
-        "503 with `Retry-After: 300` on every attempt",
+        "503 with Retry-After: 300 on every attempt",
         f"each wait at most {RetryPolicy().max_retry_after:g} s; all waits of one call at most max_retry_wait",
         f"{DEFAULT_MAX_RETRY_WAIT:g} s",
         "max_retry_wait",
