@@ -34,21 +34,45 @@ def test_limit_respects_the_cap_and_missing_headers():
     assert POLICY.cap_after_throttle(11) == 11
 
 
-def test_governor_takes_the_minimum_estimate_and_caps_after_a_throttle():
+def climb(governor: Governor, remaining: float, answers: int) -> list[int]:
+    limits = []
+    for _ in range(answers):
+        governor.observe(remaining=remaining, throttled=False)
+        limits.append(governor.limit)
+    return limits
+
+
+def test_governor_rises_one_step_per_round_trip_and_falls_at_once():
     governor = Governor(16)
     assert governor.limit == 2  # before any answer
-    governor.observe(remaining=600.0, throttled=False)
+    governor.requests = 1  # a request was made
+    # 600 left: room for 11. One step per round trip: a limit of n needs n clean answers to grow.
+    assert climb(governor, 600.0, 12) == [2, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5]
+    climb(governor, 600.0, 60)
     assert governor.limit == 11
     governor.observe(remaining=300.0, throttled=False)  # someone else is using the token
-    assert governor.limit == 5
-    governor.observe(remaining=600.0, throttled=False)
-    assert governor.limit == 5  # the minimum of recent answers: optimistic answers do not raise it
+    assert governor.limit == 5  # down at once
+    assert set(climb(governor, 600.0, 20)) == {5}  # the minimum of recent answers: optimistic ones wait
+
+
+def test_a_throttle_drops_the_limit_to_the_others_in_flight_then_it_climbs_back():
+    governor = Governor(16)
+    governor.requests = 1
+    climb(governor, 600.0, 80)
+    assert governor.limit == 11
+    governor._in_flight = 7  # seven others were in flight when the answer came back throttled
+    governor.observe(remaining=None, throttled=True)
+    assert governor.limit == 7 and governor.throttled == 1
+    governor._in_flight = 0
+    assert climb(governor, 600.0, 8) == [7, 7, 7, 7, 7, 7, 8, 8]  # fresh estimates, one step per trip
     governor.observe(remaining=None, throttled=True)
     assert governor.limit == 1  # nothing else was in flight, so even one more was too many
-    for _ in range(POLICY.relax_after):
-        governor.observe(remaining=600.0, throttled=False)
-    assert governor.limit == 2  # the cap relaxes by one after a run of clean answers
-    assert governor.throttled == 1
+
+
+def test_the_policy_rises_one_step_per_round_trip():
+    assert POLICY.rise(4, 9, 0.99) == (4, 0.99)
+    assert POLICY.rise(4, 9, 1.0) == (5, 0.0)
+    assert POLICY.rise(4, 5, 3.0) == (5, 0.0)
 
 
 def test_governor_never_lets_more_than_the_limit_in_flight():
