@@ -77,7 +77,7 @@ class Governor:
         else:
             limit = self.policy.limit_for(capacity, self.max_concurrency)
         if limit > before and self.requests:
-            limit, self._credit = self.policy.rise(before, limit, self._credit)
+            limit, self._credit = self.policy.rise(before, limit, self._credit, capacity)
         self.limit = limit
         if limit > before:
             self._cond.notify_all()

@@ -37,6 +37,7 @@ def rate_limit_value(value: str | None) -> float | None:
 @dataclass(frozen=True)
 class ConcurrencyPolicy:
     up_front_cost: float = 50.0  # Canvas's default reservation per in-flight request
+    high_water_mark: float = 600.0  # Canvas's default: the bucket is full at this level
     initial: int = 2  # before the first answer says how much room there is
     window: int = 24  # answers the capacity estimate is the minimum of
 
@@ -50,14 +51,17 @@ class ConcurrencyPolicy:
             return max_limit
         return max(1, min(max_limit, math.ceil(capacity) - 1))
 
-    def rise(self, limit: int, target: int, credit: float) -> tuple[int, float]:
+    def rise(self, limit: int, target: int, credit: float, capacity: float | None) -> tuple[int, float]:
         """Rise towards ``target`` one request per round trip (``credit`` counts clean answers / limit).
 
         Other processes on the same token read the same room in the bucket at about the same time; if each
         took all of it at once they would overshoot together. One step per round trip lets each see the
-        others' steps before its next one (TCP's congestion avoidance, for the same reason).
+        others' steps before its next one (TCP's congestion avoidance, for the same reason). A client
+        whose estimate says the whole bucket is its own (nobody else's requests in it) rises one step
+        per answer instead, so a lone bulk call is not slowed at its start.
         """
-        if credit < 1.0 - 1e-9:  # n answers of 1/n each may add up to a hair under 1
+        alone = capacity is not None and capacity >= self.high_water_mark / self.up_front_cost - 0.5
+        if not alone and credit < 1.0 - 1e-9:  # n answers of 1/n each may add up to a hair under 1
             return limit, credit
         return min(target, limit + 1), 0.0
 

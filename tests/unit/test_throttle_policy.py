@@ -42,13 +42,21 @@ def climb(governor: Governor, remaining: float, answers: int) -> list[int]:
     return limits
 
 
-def test_governor_rises_one_step_per_round_trip_and_falls_at_once():
+def test_a_lone_governor_rises_one_step_per_answer():
     governor = Governor(16)
     assert governor.limit == 2  # before any answer
     governor.requests = 1  # a request was made
-    # 600 left: room for 11. One step per round trip: a limit of n needs n clean answers to grow.
-    assert climb(governor, 600.0, 12) == [2, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5]
-    climb(governor, 600.0, 60)
+    assert climb(governor, 600.0, 10) == [3, 4, 5, 6, 7, 8, 9, 10, 11, 11]  # the whole bucket is its own
+
+
+def test_a_shared_governor_rises_one_step_per_round_trip_and_falls_at_once():
+    governor = Governor(16)
+    governor.requests = 1
+    # 400 left: others hold 4 slots, so room for 7. One step per round trip: n clean answers at a limit of n.
+    assert climb(governor, 400.0, 12) == [2, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5]
+    climb(governor, 400.0, 30)
+    assert governor.limit == 7
+    climb(governor, 600.0, 30)  # the others are gone
     assert governor.limit == 11
     governor.observe(remaining=300.0, throttled=False)  # someone else is using the token
     assert governor.limit == 5  # down at once
@@ -64,15 +72,17 @@ def test_a_throttle_drops_the_limit_to_the_others_in_flight_then_it_climbs_back(
     governor.observe(remaining=None, throttled=True)
     assert governor.limit == 7 and governor.throttled == 1
     governor._in_flight = 0
-    assert climb(governor, 600.0, 8) == [7, 7, 7, 7, 7, 7, 8, 8]  # fresh estimates, one step per trip
+    assert climb(governor, 500.0, 8) == [7, 7, 7, 7, 7, 7, 8, 8]  # fresh estimates, one step per trip
     governor.observe(remaining=None, throttled=True)
     assert governor.limit == 1  # nothing else was in flight, so even one more was too many
 
 
 def test_the_policy_rises_one_step_per_round_trip():
-    assert POLICY.rise(4, 9, 0.99) == (4, 0.99)
-    assert POLICY.rise(4, 9, 1.0) == (5, 0.0)
-    assert POLICY.rise(4, 5, 3.0) == (5, 0.0)
+    assert POLICY.rise(4, 9, 0.99, 10.0) == (4, 0.99)
+    assert POLICY.rise(4, 9, 1.0, 10.0) == (5, 0.0)
+    assert POLICY.rise(4, 5, 3.0, 10.0) == (5, 0.0)
+    assert POLICY.rise(4, 11, 0.0, 12.0) == (5, 0.0)  # alone in the bucket: no waiting for a round trip
+    assert POLICY.rise(4, 11, 0.0, None) == (4, 0.0)
 
 
 def test_governor_never_lets_more_than_the_limit_in_flight():
