@@ -76,8 +76,8 @@ def simulate(
             at(client * rng.uniform(0.25, 0.75), "answer", process, (remaining, data.throttled))
         elif kind == "answer":
             remaining, was_throttled = data
-            governor._in_flight -= 1
             governor.observe(remaining=None if was_throttled else remaining, throttled=was_throttled)
+            governor._in_flight -= 1
             if was_throttled:
                 throttled += 1
                 at(rng.uniform(0.5, 1.0), "retry", process)

@@ -53,17 +53,22 @@ class Governor:
                 self._cond.notify()
 
     def observe(self, *, remaining: float | None, throttled: bool) -> None:
-        """Feed one answer's throttle signals back into the limit (called after its slot is released)."""
+        """Feed one answer's throttle signals back into the limit; called while the answer's slot is held.
+
+        Called after the slot is released, a request another thread started in it meanwhile would be
+        counted as in the bucket, when it is not yet: the room would look one request larger than it is.
+        """
         with self._cond:
+            others = max(self._in_flight - 1, 0)
             if throttled:
                 # One more than the others in flight was too many: drop to them, and climb back one step
                 # per round trip from fresh estimates.
                 self.throttled += 1
-                self.limit = min(self.limit, self.policy.cap_after_throttle(self._in_flight))
+                self.limit = min(self.limit, self.policy.cap_after_throttle(others))
                 self._estimates.clear()
                 self._credit = 0.0
             elif remaining is not None:
-                self._estimates.append(self.policy.capacity(self._in_flight, remaining))
+                self._estimates.append(self.policy.capacity(others, remaining))
                 self._credit += 1 / max(self.limit, 1)
             # An answer without a usable X-Rate-Limit-Remaining (absent, or nan/inf/negative/garbage, which
             # the hook hands over as None) says nothing about the bucket: the estimates stay as they were.

@@ -303,6 +303,9 @@ class CanvasHook(BaseHook):
                         raise
                     if deadline.expired:  # the watchdog cut the body short: it may look complete
                         raise DeadlineExceeded()
+                    # Inside the slot: a request another thread starts in the freed slot must not be counted
+                    # as in the bucket already (it would make the room look one request larger).
+                    self._note_rate_limit(outcome)
             except _ATTEMPT_FAILURES as exc:
                 self.log.log(
                     log_level,
@@ -322,7 +325,6 @@ class CanvasHook(BaseHook):
                 outcome.status_code,
                 time.monotonic() - started,
             )
-            self._note_rate_limit(outcome)
             if 200 <= outcome.status_code < 300:
                 if expect_json:
                     try:

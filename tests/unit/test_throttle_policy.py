@@ -68,10 +68,10 @@ def test_a_throttle_drops_the_limit_to_the_others_in_flight_then_it_climbs_back(
     governor.requests = 1
     climb(governor, 600.0, 80)
     assert governor.limit == 11
-    governor._in_flight = 7  # seven others were in flight when the answer came back throttled
+    governor._in_flight = 8  # this request's slot and seven others, when its answer came back throttled
     governor.observe(remaining=None, throttled=True)
     assert governor.limit == 7 and governor.throttled == 1
-    governor._in_flight = 0
+    governor._in_flight = 1  # only the answering request's own slot
     assert climb(governor, 500.0, 8) == [7, 7, 7, 7, 7, 7, 8, 8]  # fresh estimates, one step per trip
     governor.observe(remaining=None, throttled=True)
     assert governor.limit == 1  # nothing else was in flight, so even one more was too many
