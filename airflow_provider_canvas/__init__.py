@@ -79,7 +79,7 @@ def get_provider_info() -> dict:
                     },
                     "timeout": {
                         "label": "Timeout (seconds)",
-                        "description": "Connect and read timeout for each request.",
+                        "description": "Deadline of each attempt: connect, headers and the whole body.",
                         # The UI clamps to minimum/maximum but ignores exclusiveMinimum: 0.1 keeps 0 out.
                         "schema": {
                             "type": ["number", "null"],
@@ -114,6 +114,31 @@ def get_provider_info() -> dict:
                         "label": "Max concurrency",
                         "description": "Upper bound on parallel requests in bulk calls; adapts below it.",
                         "schema": {"type": ["integer", "null"], "default": 16, "minimum": 1, "maximum": 64},
+                    },
+                    "max_response_bytes": {
+                        "label": "Max response size (bytes)",
+                        "description": "Largest answer accepted, counted once decompressed (default 16 MiB).",
+                        "schema": {
+                            "type": ["integer", "null"],
+                            "default": 16777216,
+                            "minimum": 1024,
+                            "maximum": 1073741824,
+                        },
+                    },
+                    "max_pages": {
+                        "label": "Max pages per listing",
+                        "description": "A listing that needs more pages than this fails instead of going on.",
+                        "schema": {
+                            "type": ["integer", "null"],
+                            "default": 1000,
+                            "minimum": 1,
+                            "maximum": 1000000,
+                        },
+                    },
+                    "max_retry_wait": {
+                        "label": "Max retry wait (seconds)",
+                        "description": "Total time one call may wait between retries (Retry-After included).",
+                        "schema": {"type": ["number", "null"], "default": 300, "minimum": 0, "maximum": 3600},
                     },
                 },
             }

@@ -54,17 +54,26 @@ class CanvasError(AirflowException):
         # on (a read timeout, a 5xx, a dropped connection): a create that then says "already exists"
         # may be looking at its own first attempt.
         self.ambiguous_retry = ambiguous_retry
-        super().__init__(self._render())
+        super().__init__(self.render())
 
-    def _render(self) -> str:
+    def render(self) -> str:
+        """The message from the current fields; call it again (``error.args = (error.render(),)``) after
+        changing them."""
         parts = [self.summary]
         if self.messages:
-            parts.append("Canvas said: " + "; ".join(self.messages))
+            parts.append("Canvas said: " + "; ".join(_unstopped(m) for m in self.messages))
         if self.attempts > 1:
             parts.append(f"(after {self.attempts} attempts)")
         if self.hint:
             parts.append(self.hint)
-        return " ".join(part if part.endswith((".", ")", "!", "?")) else part + "." for part in parts)
+        return " ".join(sentence(part) for part in parts)
+
+    def add_detail(self, detail: str | None) -> CanvasError:
+        """Append a sentence of ours to the summary (not to Canvas's messages) and re-render."""
+        if detail:
+            self.summary = f"{sentence(self.summary)} {detail}"
+            self.args = (self.render(),)
+        return self
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only arguments do not survive the default exception pickling.
@@ -75,8 +84,25 @@ def _rebuild(cls: type[CanvasError], summary: str, state: dict[str, Any]) -> Can
     error = cls.__new__(cls)
     AirflowException.__init__(error, summary)
     error.__dict__.update(state)
-    error.args = (error._render(),)
+    error.args = (error.render(),)
     return error
+
+
+def _unstopped(text: str) -> str:
+    """Canvas's message without its own closing full stop, so joining and closing adds no second one."""
+    text = text.strip()
+    return text[:-1] if text.endswith(".") and not text.endswith("..") else text
+
+
+def sentence(text: str) -> str:
+    """``text`` closed by exactly one full stop (kept as is when it already ends a sentence)."""
+    text = text.strip()
+    return text if text.endswith((".", ")", "!", "?")) else text + "."
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``1 user``, ``2 users``: counts in messages read right for one as well."""
+    return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"
 
 
 class CanvasConfigurationError(CanvasError, ValueError):

@@ -22,7 +22,7 @@ from benchmarks.config import DEFAULT_LATENCY, DEFAULT_USERS, QUICK_LATENCY, QUI
 from benchmarks.fake import REPO_ROOT
 from benchmarks.report import Section, print_section
 
-SECTIONS = ("list", "sync", "streaming", "overhead", "import", "curve")
+SECTIONS = ("list", "sync", "shared", "streaming", "overhead", "import", "curve")
 DOCS_PLOT = REPO_ROOT / "docs" / "benchmarks-concurrency.svg"
 MIN_USERS = 2000
 
@@ -33,6 +33,8 @@ def _runner(name: str) -> Callable[[Config], Section]:
         from benchmarks.list_channels import run
     elif name == "sync":
         from benchmarks.sync import run
+    elif name == "shared":
+        from benchmarks.shared_token import run
     elif name == "streaming":
         from benchmarks.streaming import run
     elif name == "overhead":

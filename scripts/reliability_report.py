@@ -2,7 +2,8 @@
 
 The fault matrix is read from ``tests/reliability/test_fault_matrix.py`` (``MATRIX``, ``FAULTS``,
 ``CALLS``: the very rows the test is parametrized with), the chaos run's settings from
-``tests/reliability/test_chaos.py``, and the bad-input catalogue and safety guarantees from
+``tests/reliability/test_chaos.py``, the hostile-server bounds from ``tests/hostile/cases.py``
+(``HOSTILE``, ``CALLS``), and the bad-input catalogue and safety guarantees from
 ``tests/reliability/catalogue.py`` (``BAD_INPUTS``, ``SAFETY_GUARANTEES``) when it exists.
 
     python scripts/reliability_report.py           rewrite docs/reliability.md
@@ -32,6 +33,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DOC = REPO_ROOT / "docs" / "reliability.md"
 TESTS = REPO_ROOT / "tests"
 CATALOGUE = "reliability.catalogue"
+HOSTILE = "hostile.cases"
 MAX_CELL = 400  # longer values (a 10,000-character input) are clipped, with their length
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _MARKUP = re.compile(r"[<>*\[\]\\`#~&]|(?<!\w)_|_(?!\w)")  # intraword _ is no emphasis in GFM
@@ -269,6 +271,30 @@ def _chaos_section(chaos: ModuleType) -> list[str]:
     ]
 
 
+def _hostile_section(hostile: ModuleType) -> list[str]:
+    cases = list(hostile.HOSTILE)
+    calls = ", ".join(hostile.CALLS)
+    return [
+        "## Hostile servers",
+        "",
+        para(f"""
+            What a misconfigured proxy, a captive portal or a compromised host can answer, and the bound
+            that holds against it: {len(cases)} behaviours of a small hostile server on loopback
+            ([`server.py`](../tests/hostile/server.py)), each run by
+            [`test_bounds.py`](../tests/hostile/test_bounds.py) against every call it applies to ({calls};
+            the bulk calls must return the other user's ordinary result beside the hostile one) with small
+            limits set through the connection extras, and some at the defaults. A typed error's message
+            names the extra that sets the bound; the bulk calls return it as the item's value, the trigger
+            fires it as an error event, the sync operator reports it per item. Secrets echoed by such a
+            server are covered by the guarantees below
+            ([`test_secrets.py`](../tests/hostile/test_secrets.py)).
+        """),
+        "",
+        *records(cases),
+        "",
+    ]
+
+
 def _fault_name(fault: Any) -> str:
     name = fault.kind
     if fault.kind in ("status", "throttle") and fault.code:
@@ -328,6 +354,7 @@ def _safety_section(catalogue: ModuleType | None) -> list[str]:
 def render() -> str:
     matrix = _load("reliability.test_fault_matrix")
     chaos = _load("reliability.test_chaos")
+    hostile = _load(HOSTILE)
     catalogue = _load_optional(CATALOGUE)
     lines = [
         "# Reliability and safety",
@@ -346,6 +373,7 @@ def render() -> str:
         "",
         *_matrix_section(matrix),
         *_chaos_section(chaos),
+        *_hostile_section(hostile),
         *_catalogue_section(catalogue),
         *_safety_section(catalogue),
     ]

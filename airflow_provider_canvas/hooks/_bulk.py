@@ -84,7 +84,7 @@ class Progress:
             self.label,
             "done " if final else "",
             f"{self.done}{of_total}",
-            "items",
+            "item" if (self.total or self.done) == 1 else "items",
             elapsed,
             requests / elapsed,
             throttled,

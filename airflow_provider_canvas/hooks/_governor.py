@@ -24,8 +24,7 @@ class Governor:
         self.policy = policy or ConcurrencyPolicy()
         self.max_concurrency = max_concurrency
         self._estimates: deque[float] = deque(maxlen=self.policy.window)
-        self._cap: int | None = None
-        self._clean_since_throttle = 0
+        self._credit = 0.0  # clean answers since the last rise, in units of the limit (round trips)
         self._in_flight = 0
         self._cond = threading.Condition()
         self.limit = min(self.policy.initial, max_concurrency)
@@ -54,20 +53,25 @@ class Governor:
                 self._cond.notify()
 
     def observe(self, *, remaining: float | None, throttled: bool) -> None:
-        """Feed one answer's throttle signals back into the limit (called after its slot is released)."""
+        """Feed one answer's throttle signals back into the limit; called while the answer's slot is held.
+
+        Called after the slot is released, a request another thread started in it meanwhile would be
+        counted as in the bucket, when it is not yet: the room would look one request larger than it is.
+        """
         with self._cond:
+            others = max(self._in_flight - 1, 0)
             if throttled:
+                # One more than the others in flight was too many: drop to them, and climb back one step
+                # per round trip from fresh estimates.
                 self.throttled += 1
-                self._cap = self.policy.cap_after_throttle(self._in_flight)
-                self._clean_since_throttle = 0
+                self.limit = min(self.limit, self.policy.cap_after_throttle(others))
                 self._estimates.clear()
+                self._credit = 0.0
             elif remaining is not None:
-                self._estimates.append(self.policy.capacity(self._in_flight, remaining))
-                self._clean_since_throttle += 1
-                if self._cap is not None and self._clean_since_throttle >= self.policy.relax_after:
-                    self._cap, self._clean_since_throttle = self._cap + 1, 0
-            else:
-                self._estimates.clear()
+                self._estimates.append(self.policy.capacity(others, remaining))
+                self._credit += 1 / max(self.limit, 1)
+            # An answer without a usable X-Rate-Limit-Remaining (absent, or nan/inf/negative/garbage, which
+            # the hook hands over as None) says nothing about the bucket: the estimates stay as they were.
             self._update_limit()
 
     def _update_limit(self) -> None:
@@ -77,8 +81,8 @@ class Governor:
             limit = min(self.policy.initial, self.max_concurrency)
         else:
             limit = self.policy.limit_for(capacity, self.max_concurrency)
-        if self._cap is not None:
-            limit = min(limit, self._cap)
+        if limit > before and self.requests:
+            limit, self._credit = self.policy.rise(before, limit, self._credit, capacity)
         self.limit = limit
         if limit > before:
             self._cond.notify_all()

@@ -7,14 +7,19 @@ has its httpx counterparts.
 from __future__ import annotations
 
 import os
-import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import requests
+import urllib3
 
 from airflow_provider_canvas.wire.errors import is_throttle
+from airflow_provider_canvas.wire.limits import ERROR_BODY_LIMIT, BodyReader, decode_text
+from airflow_provider_canvas.wire.throttle import rate_limit_value
+
+CHUNK_SIZE = 64 * 1024
 
 __all__ = [
     "BearerAuth",
@@ -22,8 +27,8 @@ __all__ = [
     "header_float",
     "is_ambiguous",
     "is_transient",
+    "read_body",
     "resolve_verify",
-    "tls_reason",
 ]
 
 
@@ -42,11 +47,14 @@ class BearerAuth(requests.auth.AuthBase):
 
 
 @dataclass
-@dataclass
 class Outcome:
-    """One attempt's answer; looks like a response to the retry policy (status, headers, text)."""
+    """One attempt's answer; looks like a response to the retry policy (status, headers, text).
+
+    The body was read by :func:`read_body` (bounded) before the outcome exists; ``data`` is its JSON.
+    """
 
     response: requests.Response
+    body: bytes = b""
     data: Any = None
 
     @property
@@ -57,9 +65,36 @@ class Outcome:
     def headers(self) -> Mapping[str, str]:
         return self.response.headers
 
-    @property
+    @cached_property
     def text(self) -> str:
-        return self.response.text
+        return decode_text(self.body, self.response.encoding)
+
+
+def read_body(response: requests.Response, limit: int) -> bytes:
+    """Read a streamed answer's body through the shared :class:`BodyReader` (decoded size counted).
+
+    Error answers are only read as far as Canvas's message can reach (``ERROR_BODY_LIMIT``). The body is
+    stored on the response as well, so ``.json()``/``.text`` work for callers of ``CanvasHook.request``.
+    """
+    ok = 200 <= response.status_code < 300
+    reader = BodyReader(
+        response.headers.get("Content-Encoding"),
+        limit if ok else min(limit, ERROR_BODY_LIMIT),
+        truncate=not ok,
+    )
+    try:
+        for chunk in response.raw.stream(CHUNK_SIZE, decode_content=False):
+            reader.feed(chunk)
+            if reader.full:
+                break
+    except urllib3.exceptions.ReadTimeoutError:
+        raise requests.exceptions.ReadTimeout("read timed out") from None
+    except (urllib3.exceptions.HTTPError, OSError) as exc:  # a dropped or broken body: worth a retry
+        raise requests.exceptions.ChunkedEncodingError(type(exc).__name__) from None
+    body = reader.body()
+    response._content = body
+    response._content_consumed = True  # type: ignore[attr-defined]
+    return body
 
 
 def resolve_verify(verify: bool | str) -> bool | str:
@@ -70,11 +105,7 @@ def resolve_verify(verify: bool | str) -> bool | str:
 
 
 def header_float(response: requests.Response, name: str) -> float | None:
-    value = response.headers.get(name)
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+    return rate_limit_value(response.headers.get(name))
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -92,7 +123,7 @@ def is_transient(exc: BaseException) -> bool:
     )
 
 
-def is_ambiguous(exc: BaseException | None, response: requests.Response | None) -> bool:
+def is_ambiguous(exc: BaseException | None, response: Outcome | None) -> bool:
     """Could Canvas have acted on a request whose attempt failed like this?
 
     A throttled request never reached the application and a connect timeout never left the client;
@@ -101,23 +132,3 @@ def is_ambiguous(exc: BaseException | None, response: requests.Response | None) 
     if exc is not None:
         return not isinstance(exc, requests.exceptions.ConnectTimeout)
     return response is not None and not is_throttle(response.status_code, response.text)
-
-
-def tls_reason(exc: BaseException) -> str:
-    """The TLS library's own reason, found in the exception chain.
-
-    Not ``str(exc)``: urllib3 puts the request path in it, and the path can hold an address.
-    """
-    seen: set[int] = set()
-    pending: list[object] = [exc]
-    while pending:
-        current = pending.pop()
-        if not isinstance(current, BaseException) or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, ssl.SSLError):
-            return str(getattr(current, "verify_message", None) or current.reason or "TLS handshake failed")
-        pending.extend(
-            [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
-        )
-    return "TLS handshake failed"

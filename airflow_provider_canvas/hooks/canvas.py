@@ -10,12 +10,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import field
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying
 
 from airflow_provider_canvas import __version__
@@ -27,10 +27,10 @@ from airflow_provider_canvas.exceptions import (
     CanvasError,
     CanvasInputError,
     CanvasNotFoundError,
-    CanvasTLSError,
 )
 from airflow_provider_canvas.hooks._bulk import ChannelChange, Progress, bulk_map, known_length
 from airflow_provider_canvas.hooks._connection import settings_from_connection
+from airflow_provider_canvas.hooks._deadline import DeadlineAdapter, attempt_deadline
 from airflow_provider_canvas.hooks._governor import Governor, governor_for
 from airflow_provider_canvas.hooks._requests import (
     BearerAuth,
@@ -38,12 +38,16 @@ from airflow_provider_canvas.hooks._requests import (
     header_float,
     is_ambiguous,
     is_transient,
+    read_body,
     resolve_verify,
-    tls_reason,
 )
 from airflow_provider_canvas.wire.backoff import (
+    FAILURE_SIGNALS,
     RetryPolicy,
     TransientBodyError,
+    check_final_answer,
+    failure_error,
+    gave_up_early,
     retry_reason,
     tenacity_kwargs,
 )
@@ -59,21 +63,27 @@ from airflow_provider_canvas.wire.config import (
     CanvasConnectionSettings,
 )
 from airflow_provider_canvas.wire.errors import (
-    check_answer,
+    find_ssl_error,
     is_throttle,
     no_answer_error,
-    require_list,
-    unreadable_body_error,
+    tls_error,
 )
-from airflow_provider_canvas.wire.links import next_page_url
+from airflow_provider_canvas.wire.limits import (
+    ACCEPT_ENCODING,
+    DeadlineExceeded,
+    ResponseTooLarge,
+    UnsupportedEncoding,
+    deadline_error,
+    parse_json,
+)
+from airflow_provider_canvas.wire.links import Pagination, requested_per_page
+from airflow_provider_canvas.wire.secrets import Redactor, redact_error
 from airflow_provider_canvas.wire.urls import (
     api_path,
     channel_id_segment,
     encode_segment,
     endpoint_url,
-    origin,
     redact_path,
-    safe_url,
     user_id_segment,
 )
 
@@ -83,9 +93,17 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 CHANNELS = "communication_channels"
+# How a failed attempt is named in its log line.
+_FAILURES: dict[type[Exception], str] = {
+    DeadlineExceeded: "timeout",
+    ResponseTooLarge: "answer too large",
+    UnsupportedEncoding: "unsupported Content-Encoding",
+}
+_ATTEMPT_FAILURES: tuple[type[Exception], ...] = (requests.RequestException, *_FAILURES)
 QUIET = logging.DEBUG  # per-request log level inside bulk calls, which log progress lines instead
 
 
+@dataclass
 class RateLimitStatus:
     """The latest throttle headers: ``X-Rate-Limit-Remaining`` (bucket room) and ``X-Request-Cost``.
 
@@ -141,6 +159,7 @@ class CanvasHook(BaseHook):
         self._session: requests.Session | None = None
         self._governor: Governor | None = None
         self._verify: bool | str = True
+        self._redact: Redactor | None = None
         self._lock = threading.Lock()
         self._bulk_worker = threading.local()  # set in bulk_map's worker threads: per-request lines go DEBUG
         self.rate_limit = RateLimitStatus()
@@ -185,6 +204,22 @@ class CanvasHook(BaseHook):
         return self.settings.base_url
 
     @property
+    def redact(self) -> Redactor:
+        """Scrubs the secrets this hook holds (the token, push tokens it sent) from server-sent text."""
+        if self._redact is None:
+            self._redact = Redactor([self.settings.token])
+        return self._redact
+
+    @contextmanager
+    def _clean_errors(self) -> Iterator[None]:
+        """Every Canvas error leaving the transport is scrubbed of secrets and cut from its context."""
+        try:
+            yield
+        except CanvasError as error:
+            redact_error(error, self.redact)
+            raise
+
+    @property
     def governor(self) -> Governor:
         """The concurrency governor shared by every hook in this process using this Canvas and token."""
         if self._governor is None:
@@ -213,12 +248,16 @@ class CanvasHook(BaseHook):
                 session.headers.update(
                     {
                         "Accept": "application/json",
+                        "Accept-Encoding": ACCEPT_ENCODING,
                         "User-Agent": f"airflow-provider-canvas/{__version__} "
                         f"python-requests/{requests.__version__}",
                     }
                 )
-                # Retries are ours (tenacity); the pool is sized for the bulk helpers' concurrency.
-                adapter = HTTPAdapter(pool_connections=2, pool_maxsize=MAX_CONCURRENCY_LIMIT, max_retries=0)
+                # Retries are ours (tenacity); the pool is sized for the bulk helpers' concurrency; the
+                # adapter lets each attempt's deadline reach the sockets it uses.
+                adapter = DeadlineAdapter(
+                    pool_connections=2, pool_maxsize=MAX_CONCURRENCY_LIMIT, max_retries=0
+                )
                 session.mount("https://", adapter)
                 session.mount("http://", adapter)
                 self._session = session
@@ -272,13 +311,27 @@ class CanvasHook(BaseHook):
         max_retries: int | None = None,
         log_level: int | None = None,
     ) -> Outcome:
+        with self._clean_errors():
+            return self._attempts(method, url, params, data, json, expect_json, max_retries, log_level)
+
+    def _attempts(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        data: Any,
+        json: Any,
+        expect_json: bool,
+        max_retries: int | None,
+        log_level: int | None,
+    ) -> Outcome:
         if log_level is None:
             log_level = QUIET if getattr(self._bulk_worker, "active", False) else logging.INFO
         session = self.get_conn()
         settings = self.settings
         governor = self.governor
         timeout = (settings.timeout, settings.timeout)
-        log_path = redact_path(urlsplit(url).path)
+        log_path = self.redact(redact_path(urlsplit(url).path))
         attempts = 0
         ambiguous: list[bool] = []
 
@@ -287,24 +340,37 @@ class CanvasHook(BaseHook):
             attempts += 1
             started = time.monotonic()
             try:
-                with governor.slot():
-                    response = session.request(
-                        method,
-                        url,
-                        params=params,
-                        data=data,
-                        json=json,
-                        timeout=timeout,
-                        allow_redirects=False,
-                        verify=self._verify,
-                    )
-            except requests.RequestException as exc:
+                with governor.slot(), attempt_deadline(settings.timeout) as deadline:
+                    try:
+                        response = session.request(
+                            method,
+                            url,
+                            params=params,
+                            data=data,
+                            json=json,
+                            timeout=timeout,
+                            allow_redirects=False,
+                            verify=self._verify,
+                            stream=True,
+                        )
+                        with response:
+                            outcome = Outcome(response, read_body(response, settings.max_response_bytes))
+                    except requests.RequestException:
+                        if deadline.expired:
+                            raise DeadlineExceeded() from None
+                        raise
+                    if deadline.expired:  # the watchdog cut the body short: it may look complete
+                        raise DeadlineExceeded()
+                    # Inside the slot: a request another thread starts in the freed slot must not be counted
+                    # as in the bucket already (it would make the room look one request larger).
+                    self._note_rate_limit(outcome)
+            except _ATTEMPT_FAILURES as exc:
                 self.log.log(
                     log_level,
                     "Canvas %s %s -> %s after %.3fs",
                     method,
                     log_path,
-                    type(exc).__name__,
+                    _FAILURES.get(type(exc), type(exc).__name__),
                     time.monotonic() - started,
                 )
                 ambiguous.append(is_ambiguous(exc, None))
@@ -314,20 +380,18 @@ class CanvasHook(BaseHook):
                 "Canvas %s %s -> %s in %.3fs",
                 method,
                 log_path,
-                response.status_code,
+                outcome.status_code,
                 time.monotonic() - started,
             )
-            self._note_rate_limit(response)
-            outcome = Outcome(response)
-            if 200 <= response.status_code < 300:
+            if 200 <= outcome.status_code < 300:
                 if expect_json:
                     try:
-                        outcome.data = response.json()
+                        outcome.data = parse_json(outcome.body)
                     except ValueError:
                         ambiguous.append(True)
                         raise TransientBodyError("response body is not valid JSON") from None
-            elif response.status_code >= 500 or is_throttle(response.status_code, response.text):
-                ambiguous.append(is_ambiguous(None, response))
+            elif outcome.status_code >= 500 or is_throttle(outcome.status_code, outcome.text):
+                ambiguous.append(is_ambiguous(None, outcome))
             return outcome
 
         def before_sleep(state: RetryCallState) -> None:
@@ -346,29 +410,35 @@ class CanvasHook(BaseHook):
         policy = RetryPolicy(
             max_retries=settings.max_retries if max_retries is None else max_retries,
             base_delay=self.retry_base_delay,
+            max_total_wait=settings.max_retry_wait,
         )
         kwargs = tenacity_kwargs(policy, is_transient=is_transient, before_sleep=before_sleep)
         try:
             outcome: Outcome = Retrying(**kwargs)(attempt)
         except requests.RequestException as exc:
-            raise self._network_error(exc, method, url, attempts) from None
-        except TransientBodyError:
-            raise unreadable_body_error(method, url, attempts) from None
-        check_answer(
-            status=outcome.status_code,
-            headers=outcome.headers,
-            body=outcome.text,
+            failure: CanvasError = self._network_error(exc, method, url, attempts)
+            if is_transient(exc):
+                failure.add_detail(gave_up_early(policy, attempts))
+            raise failure from None
+        except FAILURE_SIGNALS as signal:
+            raise failure_error(
+                signal, policy, method=method, url=url, attempts=attempts, timeout=settings.timeout
+            ) from None
+        check_final_answer(
+            outcome,
+            policy,
             method=method,
             url=url,
             attempts=attempts,
             ambiguous_retry=any(ambiguous),
+            redact=self.redact,
         )
         return outcome
 
-    def _note_rate_limit(self, response: requests.Response) -> None:
-        remaining = header_float(response, "X-Rate-Limit-Remaining")
-        cost = header_float(response, "X-Request-Cost")
-        throttled = is_throttle(response.status_code, response.text)
+    def _note_rate_limit(self, outcome: Outcome) -> None:
+        remaining = header_float(outcome.response, "X-Rate-Limit-Remaining")
+        cost = header_float(outcome.response, "X-Request-Cost")
+        throttled = is_throttle(outcome.status_code, outcome.text)
         self.governor.observe(remaining=remaining, throttled=throttled)
         status = self.rate_limit
         with self._lock:
@@ -384,18 +454,10 @@ class CanvasHook(BaseHook):
     def _network_error(
         self, exc: requests.RequestException, method: str, url: str, attempts: int
     ) -> CanvasConnectionError:
-        if isinstance(exc, requests.exceptions.SSLError):  # a configuration problem: CanvasTLSError
-            where = safe_url(url)
-            return CanvasTLSError(
-                f"TLS verification failed for {origin(url)[1]}: {tls_reason(exc)}. If Canvas uses a private "
-                "certificate authority, set the connection's 'CA bundle path' (extra ca_bundle) to its PEM "
-                "bundle.",
-                method=method,
-                url=where,
-                attempts=attempts,
-            )
+        if isinstance(exc, requests.exceptions.SSLError):
+            return tls_error(method, url, attempts, find_ssl_error(exc))
         if isinstance(exc, requests.exceptions.Timeout):
-            return no_answer_error(method, url, attempts=attempts, timeout=self.settings.timeout)
+            return deadline_error(method, url, timeout=self.settings.timeout, attempts=attempts)
         return no_answer_error(method, url, attempts=attempts, failure=type(exc).__name__)
 
     # -- pagination ---------------------------------------------------------------------------------------
@@ -418,15 +480,17 @@ class CanvasHook(BaseHook):
         return self._iter_pages(url, query)
 
     def _iter_pages(self, url: str, params: dict[str, Any] | None) -> Iterator[dict]:
-        seen: set[int] = set()
-        next_url: str | None = url
-        while next_url:
-            outcome = self._send("GET", next_url, params=params, expect_json=True)
-            page = require_list(outcome.data, next_url)
+        settings = self.settings
+        pages = Pagination(
+            url, base_url=settings.base_url, per_page=requested_per_page(params), max_pages=settings.max_pages
+        )
+        while pages.next_url:
+            outcome = self._send("GET", pages.next_url, params=params, expect_json=True)
+            with self._clean_errors():
+                page = pages.accept(outcome.response.url, outcome.data)
             yield from page
-            next_url = next_page_url(
-                outcome.response.url, outcome.headers, page, base_url=self.base_url, seen=seen
-            )
+            with self._clean_errors():
+                pages.advance(outcome.response.url, outcome.headers, page)
             params = None
 
     # -- communication channels ---------------------------------------------------------------------------
@@ -514,6 +578,7 @@ class CanvasHook(BaseHook):
         if channel_type == "push":
             form["communication_channel[token]"] = validate_push_token(token)
             mask_secret(form["communication_channel[token]"])
+            self.redact.add(form["communication_channel[token]"])
         else:
             if token is not None:
                 raise ValueError(
@@ -529,7 +594,9 @@ class CanvasHook(BaseHook):
         except CanvasDuplicateChannelError as error:
             if not error.ambiguous_retry or address is None:
                 raise
-            channels = list(self._iter_pages(self._channels_url(user_id), None))
+            channels = list(
+                self._iter_pages(self._channels_url(user_id), {"per_page": self.settings.per_page})
+            )
             existing = find_channel(channels, channel_type, address)
             if existing is None:
                 raise
@@ -594,11 +661,10 @@ class CanvasHook(BaseHook):
         try:
             return self._send("DELETE", url, expect_json=True).data
         except CanvasNotFoundError as error:
-            if error.ambiguous_retry:
-                error.messages.append(
-                    "an earlier attempt of this delete failed ambiguously and may have retired the channel"
+            if error.ambiguous_retry:  # our sentence, not Canvas's: it goes into the summary
+                error.add_detail(
+                    "An earlier attempt of this delete failed ambiguously and may have retired the channel."
                 )
-                error.args = (error._render(),)
             raise
 
     def delete_push_token(self, push_token: str) -> dict:
@@ -618,6 +684,7 @@ class CanvasHook(BaseHook):
         """
         push_token = validate_push_token(push_token, field="push_token")
         mask_secret(push_token)
+        self.redact.add(push_token)
         url = self.base_url + api_path("users", "self", CHANNELS, "push")
         # The push token goes in the form body, never the query string, so it stays out of access logs.
         return self._send("DELETE", url, data={"push_token": push_token}, expect_json=True).data
@@ -771,7 +838,7 @@ class CanvasHook(BaseHook):
                 "GET", self.base_url + api_path("users", "self"), expect_json=True, max_retries=1
             )
         except CanvasAuthenticationError as error:
-            said = "; ".join(error.messages) or "401"
+            said = "; ".join(m.rstrip(".") for m in error.messages) or "401"
             return (
                 False,
                 f"Canvas rejected the access token ({said}). Create a new token and paste it again.",
@@ -779,5 +846,7 @@ class CanvasHook(BaseHook):
         except (CanvasError, ValueError) as error:
             return False, str(error)
         user = outcome.data if isinstance(outcome.data, Mapping) else {}
-        who = user.get("name") or user.get("short_name") or "unknown user"
-        return (True, f"Connected to {self.base_url} as {who} (user id {user.get('id')}).")
+        who = str(user.get("name") or user.get("short_name") or "unknown user")[:200]
+        user_id = str(user.get("id"))[:40]
+        # The name and id are the server's text too: scrubbed like every error message.
+        return (True, self.redact(f"Connected to {self.base_url} as {who} (user id {user_id})."))

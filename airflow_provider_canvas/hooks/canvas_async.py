@@ -12,6 +12,7 @@ import ssl
 import time
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
+from functools import cached_property
 from typing import Any
 
 import httpx
@@ -19,22 +20,32 @@ from tenacity import AsyncRetrying, RetryCallState
 
 from airflow_provider_canvas import __version__
 from airflow_provider_canvas._compat import BaseHook
+from airflow_provider_canvas.exceptions import CanvasError
 from airflow_provider_canvas.hooks._connection import settings_from_connection
 from airflow_provider_canvas.hooks.canvas import CHANNELS, CanvasHook
 from airflow_provider_canvas.wire.backoff import (
+    FAILURE_SIGNALS,
     RetryPolicy,
     TransientBodyError,
+    check_final_answer,
+    failure_error,
+    gave_up_early,
     retry_reason,
     tenacity_kwargs,
 )
 from airflow_provider_canvas.wire.config import DEFAULT_CONN_ID, CanvasConnectionSettings
-from airflow_provider_canvas.wire.errors import (
-    check_answer,
-    no_answer_error,
-    require_list,
-    unreadable_body_error,
+from airflow_provider_canvas.wire.errors import find_ssl_error, no_answer_error, tls_error
+from airflow_provider_canvas.wire.limits import (
+    ACCEPT_ENCODING,
+    ERROR_BODY_LIMIT,
+    BodyReader,
+    DeadlineExceeded,
+    deadline_error,
+    decode_text,
+    parse_json,
 )
-from airflow_provider_canvas.wire.links import next_page_url
+from airflow_provider_canvas.wire.links import Pagination
+from airflow_provider_canvas.wire.secrets import Redactor, redact_error
 from airflow_provider_canvas.wire.urls import api_path, redact_path, user_id_segment
 
 __all__ = ["CanvasAsyncHook"]
@@ -55,9 +66,39 @@ logging.getLogger("httpx").addFilter(_DropOwnRequestLines())
 
 
 def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, httpx.ConnectError) and isinstance(exc.__cause__, ssl.SSLError):
+    if isinstance(exc, httpx.ConnectError) and find_ssl_error(exc) is not None:
         return False
     return isinstance(exc, httpx.TransportError)
+
+
+class _Answer:
+    """One attempt's answer with its body read (bounded); looks like a response to the retry policy."""
+
+    def __init__(self, response: httpx.Response, body: bytes) -> None:
+        self.status_code = response.status_code
+        self.headers = response.headers
+        self.url = str(response.url)
+        self.body = body
+        self._charset = response.charset_encoding
+
+    @cached_property
+    def text(self) -> str:
+        return decode_text(self.body, self._charset)
+
+
+async def _read(response: httpx.Response, limit: int) -> bytes:
+    """The body through the shared :class:`BodyReader`: raw bytes in, decoded size counted as it grows."""
+    ok = 200 <= response.status_code < 300
+    reader = BodyReader(
+        response.headers.get("content-encoding"),
+        limit if ok else min(limit, ERROR_BODY_LIMIT),
+        truncate=not ok,
+    )
+    async for chunk in response.aiter_raw():
+        reader.feed(chunk)
+        if reader.full:
+            break
+    return reader.body()
 
 
 class CanvasAsyncHook(BaseHook):
@@ -75,6 +116,7 @@ class CanvasAsyncHook(BaseHook):
         super().__init__(**kwargs)
         self.canvas_conn_id = canvas_conn_id
         self._settings: CanvasConnectionSettings | None = None
+        self._redact = Redactor()
 
     async def asettings(self) -> CanvasConnectionSettings:
         """The parsed connection, read once without blocking the event loop.
@@ -90,6 +132,7 @@ class CanvasAsyncHook(BaseHook):
             else:
                 conn = await asyncio.to_thread(BaseHook.get_connection, self.canvas_conn_id)
             self._settings = settings_from_connection(conn, self.canvas_conn_id, self.log)
+            self._redact.add(self._settings.token)
         return self._settings
 
     def _client(self, settings: CanvasConnectionSettings) -> httpx.AsyncClient:
@@ -102,6 +145,7 @@ class CanvasAsyncHook(BaseHook):
             headers={
                 "Authorization": f"Bearer {settings.token}",
                 "Accept": "application/json",
+                "Accept-Encoding": ACCEPT_ENCODING,
                 "User-Agent": f"airflow-provider-canvas/{__version__} python-httpx/{httpx.__version__}",
             },
             timeout=httpx.Timeout(settings.timeout),
@@ -111,29 +155,46 @@ class CanvasAsyncHook(BaseHook):
 
     async def _get_json(
         self, client: httpx.AsyncClient, settings: CanvasConnectionSettings, url: str, params: Any
-    ) -> tuple[httpx.Response, Any]:
-        log_path = redact_path(httpx.URL(url).path)
+    ) -> tuple[_Answer, Any]:
+        try:
+            return await self._attempts(client, settings, url, params)
+        except CanvasError as error:
+            redact_error(error, self._redact)
+            raise
+
+    async def _attempts(
+        self, client: httpx.AsyncClient, settings: CanvasConnectionSettings, url: str, params: Any
+    ) -> tuple[_Answer, Any]:
+        log_path = self._redact(redact_path(httpx.URL(url).path))
         attempts = 0
         data: Any = None
 
-        async def attempt() -> httpx.Response:
+        async def attempt() -> _Answer:
             nonlocal attempts, data
             attempts += 1
             started = time.monotonic()
             token = _OWN_REQUEST.set(True)
             try:
-                response = await client.get(url, params=params)
+                # One deadline for connect, headers and the whole body: httpx's own timeouts bound each
+                # socket operation only, which a server dripping a byte at a time never trips.
+                async with (
+                    asyncio.timeout(settings.timeout),
+                    client.stream("GET", url, params=params) as response,
+                ):
+                    answer = _Answer(response, await _read(response, settings.max_response_bytes))
+            except TimeoutError:
+                raise DeadlineExceeded() from None
             finally:
                 _OWN_REQUEST.reset(token)
             self.log.info(
-                "Canvas GET %s -> %s in %.3fs", log_path, response.status_code, time.monotonic() - started
+                "Canvas GET %s -> %s in %.3fs", log_path, answer.status_code, time.monotonic() - started
             )
-            if 200 <= response.status_code < 300:
+            if 200 <= answer.status_code < 300:
                 try:
-                    data = response.json()
+                    data = parse_json(answer.body)
                 except ValueError:
                     raise TransientBodyError("response body is not valid JSON") from None
-            return response
+            return answer
 
         def before_sleep(state: RetryCallState) -> None:
             assert state.next_action is not None
@@ -146,27 +207,31 @@ class CanvasAsyncHook(BaseHook):
                 state.next_action.sleep,
             )
 
-        policy = RetryPolicy(max_retries=settings.max_retries, base_delay=CanvasHook.retry_base_delay)
+        policy = RetryPolicy(
+            max_retries=settings.max_retries,
+            base_delay=CanvasHook.retry_base_delay,
+            max_total_wait=settings.max_retry_wait,
+        )
         retrying = AsyncRetrying(
             **tenacity_kwargs(policy, is_transient=_is_transient, before_sleep=before_sleep)
         )
         try:
-            response: httpx.Response = await retrying(attempt)
+            answer: _Answer = await retrying(attempt)
         except httpx.TransportError as exc:
+            ssl_error = find_ssl_error(exc)
+            if ssl_error is not None:
+                raise tls_error("GET", url, attempts, ssl_error) from None
             if isinstance(exc, httpx.TimeoutException):
-                raise no_answer_error("GET", url, attempts=attempts, timeout=settings.timeout) from None
-            raise no_answer_error("GET", url, attempts=attempts, failure=type(exc).__name__) from None
-        except TransientBodyError:
-            raise unreadable_body_error("GET", url, attempts) from None
-        check_answer(
-            status=response.status_code,
-            headers=response.headers,
-            body=response.text,
-            method="GET",
-            url=url,
-            attempts=attempts,
-        )
-        return response, data
+                failure: CanvasError = deadline_error("GET", url, timeout=settings.timeout, attempts=attempts)
+            else:
+                failure = no_answer_error("GET", url, attempts=attempts, failure=type(exc).__name__)
+            raise failure.add_detail(gave_up_early(policy, attempts)) from None
+        except FAILURE_SIGNALS as signal:
+            raise failure_error(
+                signal, policy, method="GET", url=url, attempts=attempts, timeout=settings.timeout
+            ) from None
+        check_final_answer(answer, policy, method="GET", url=url, attempts=attempts, redact=self._redact)
+        return answer, data
 
     async def aiter_communication_channels(self, user_id: object) -> AsyncIterator[dict]:
         """The user's unretired channels, page by page, following ``rel="next"`` like the sync hook.
@@ -182,18 +247,26 @@ class CanvasAsyncHook(BaseHook):
         """
         segment = user_id_segment(user_id)
         settings = await self.asettings()
-        next_url: str | None = settings.base_url + api_path("users", segment, CHANNELS)
+        pages = Pagination(
+            settings.base_url + api_path("users", segment, CHANNELS),
+            base_url=settings.base_url,
+            per_page=settings.per_page,
+            max_pages=settings.max_pages,
+        )
         params: dict[str, Any] | None = {"per_page": settings.per_page}
-        seen: set[int] = set()
         async with self._client(settings) as client:
-            while next_url:
-                response, data = await self._get_json(client, settings, next_url, params)
-                page = require_list(data, next_url)
+            while pages.next_url:
+                answer, data = await self._get_json(client, settings, pages.next_url, params)
+                try:
+                    page = pages.accept(answer.url, data)
+                except CanvasError as error:
+                    raise redact_error(error, self._redact) from None
                 for item in page:
                     yield item
-                next_url = next_page_url(
-                    str(response.url), response.headers, page, base_url=settings.base_url, seen=seen
-                )
+                try:
+                    pages.advance(answer.url, answer.headers, page)
+                except CanvasError as error:
+                    raise redact_error(error, self._redact) from None
                 params = None
 
     async def alist_communication_channels(self, user_id: object) -> list[dict]:

@@ -23,6 +23,7 @@ from airflow_provider_canvas.contact_sync.options import (
     parse_sync_channel_type,
     parse_user_id_prefix,
 )
+from airflow_provider_canvas.exceptions import plural
 from airflow_provider_canvas.operators.base import CanvasBaseOperator
 
 if TYPE_CHECKING:
@@ -214,16 +215,15 @@ class CanvasSyncCommunicationChannelsOperator(CanvasBaseOperator):
         except ValueError as error:
             raise ContactSyncInputError(str(error)) from None
         self.log.info(
-            "Contact sync of %s channels (%s%s%s): %d users, %d addresses from %s (%d duplicate rows "
-            "collapsed).",
+            "Contact sync of %s channels (%s%s%s): %s, %s from %s (%s collapsed).",
             options.channel_type,
             options.mode,
             f", manage {options.scope.describe()}" if options.scope else "",
             ", dry run" if options.dry_run else "",
-            len(desired.users),
-            desired.addresses,
+            plural(len(desired.users), "user"),
+            plural(desired.addresses, "address", "addresses"),
             desired.source,
-            desired.duplicates,
+            plural(desired.duplicates, "duplicate row"),
         )
         result = run_sync(self.hook, options, desired, max_concurrency=self.max_concurrency, log=self.log)
         report = result.report.as_dict()

@@ -35,6 +35,13 @@ DEFAULT_MAX_RETRIES = 5
 MAX_RETRIES_LIMIT = 20
 DEFAULT_MAX_CONCURRENCY = 16
 MAX_CONCURRENCY_LIMIT = 64
+# Bounds against a broken or hostile server (see wire/limits.py): far above anything real Canvas sends.
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024  # decoded; a page of 100 channels is about 40 KiB
+MAX_RESPONSE_BYTES_RANGE = (1024, 1024**3)
+DEFAULT_MAX_PAGES = 1000  # pages per listing: Canvas keeps a user to 100 channels, one page
+MAX_PAGES_LIMIT = 1_000_000
+DEFAULT_MAX_RETRY_WAIT = 300.0  # seconds of waiting between retries, per call, in total
+MAX_RETRY_WAIT_LIMIT = 3600.0
 KNOWN_EXTRAS = (
     "per_page",
     "timeout",
@@ -43,6 +50,9 @@ KNOWN_EXTRAS = (
     "ca_bundle",
     "allow_insecure_http",
     "max_concurrency",
+    "max_response_bytes",
+    "max_pages",
+    "max_retry_wait",
 )
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -71,6 +81,9 @@ class CanvasConnectionSettings:
     verify: bool | str = True
     allow_insecure_http: bool = False
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    max_pages: int = DEFAULT_MAX_PAGES
+    max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT
     ignored_extras: tuple[str, ...] = ()
 
 
@@ -190,6 +203,18 @@ def _as_timeout(conn_id: str | None, value: Any) -> float:
     return number
 
 
+def _as_seconds(conn_id: str | None, name: str, value: Any, high: float) -> float:
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = float(value)
+    except (TypeError, ValueError):
+        raise _error(conn_id, f"{_field(name)} must be a number of seconds; got {value!r}.") from None
+    if not 0 <= number <= high:  # NaN fails this too
+        raise _error(conn_id, f"{_field(name)} must be from 0 to {high:g} seconds; got {value!r}.")
+    return number
+
+
 def _as_verify(conn_id: str | None, value: Any) -> bool | str:
     if isinstance(value, bool):
         return value
@@ -264,5 +289,16 @@ def parse_connection(
         )
         if given("max_concurrency")
         else DEFAULT_MAX_CONCURRENCY,
+        max_response_bytes=_as_int(
+            conn_id, "max_response_bytes", extra["max_response_bytes"], *MAX_RESPONSE_BYTES_RANGE
+        )
+        if given("max_response_bytes")
+        else DEFAULT_MAX_RESPONSE_BYTES,
+        max_pages=_as_int(conn_id, "max_pages", extra["max_pages"], 1, MAX_PAGES_LIMIT)
+        if given("max_pages")
+        else DEFAULT_MAX_PAGES,
+        max_retry_wait=_as_seconds(conn_id, "max_retry_wait", extra["max_retry_wait"], MAX_RETRY_WAIT_LIMIT)
+        if given("max_retry_wait")
+        else DEFAULT_MAX_RETRY_WAIT,
         ignored_extras=tuple(sorted(name for name in extra if name not in KNOWN_EXTRAS)),
     )

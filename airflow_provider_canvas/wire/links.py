@@ -9,12 +9,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sized
 from contextlib import suppress
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from airflow_provider_canvas.exceptions import CanvasResponseError
+from airflow_provider_canvas.wire.errors import require_list
+from airflow_provider_canvas.wire.limits import oversized_page_error, too_many_pages_error
 from airflow_provider_canvas.wire.urls import origin, safe_url
 
-__all__ = ["next_link", "next_page_url", "parse_link_header"]
+__all__ = ["Pagination", "next_link", "next_page_url", "parse_link_header", "requested_per_page"]
 
 # A comma followed by a new "<": "<" cannot appear unescaped inside a URL reference.
 _ENTRY_SEPARATOR = re.compile(r",\s*(?=<)")
@@ -126,3 +129,44 @@ def _links(headers: Mapping[str, str]) -> dict[str, str]:
     if value is None:
         value = next((v for k, v in headers.items() if k.lower() == "link"), None)  # plain dicts
     return parse_link_header(value)
+
+
+class Pagination:
+    """One listing's walk through its pages, the same for both transports.
+
+    Each answer is checked before its items are handed out (:meth:`accept`): it must be a list holding no
+    more items than ``per_page`` asked for. After them (:meth:`advance`), its ``next`` link must point at
+    a new page on the connection's origin, within ``max_pages`` pages in all.
+    """
+
+    def __init__(self, first_url: str, *, base_url: str, per_page: int | None, max_pages: int) -> None:
+        self.next_url: str | None = first_url
+        self.base_url = base_url
+        self.per_page = per_page
+        self.max_pages = max_pages
+        self.pages = 0
+        self._seen: set[int] = set()
+
+    def accept(self, current_url: str, data: Any) -> list:
+        """The page's items, once they are known to be a list of the size asked for."""
+        page = require_list(data, current_url)
+        if self.per_page is not None and len(page) > self.per_page:
+            raise oversized_page_error(current_url, len(page), self.per_page)
+        self.pages += 1
+        return page
+
+    def advance(self, current_url: str, headers: Mapping[str, str], page: list) -> None:
+        """Set :attr:`next_url` to the page after ``page``, or None when the list is complete."""
+        next_url = next_page_url(current_url, headers, page, base_url=self.base_url, seen=self._seen)
+        if next_url is not None and self.pages >= self.max_pages:
+            raise too_many_pages_error(current_url, self.max_pages)
+        self.next_url = next_url
+
+
+def requested_per_page(params: Mapping[str, Any] | None) -> int | None:
+    """The ``per_page`` a listing asked for, when it is a plain number (the page-size check needs it)."""
+    value = (params or {}).get("per_page")
+    try:
+        return int(value) if value is not None and not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None

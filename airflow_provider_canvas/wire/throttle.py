@@ -7,9 +7,11 @@ bucket, not a rate, sets the ceiling: about a dozen requests in flight at once. 
 the client can estimate the capacity: its own other requests in flight plus the room left, in units
 of the up-front cost. Requests still travelling to or from the server make that estimate too high,
 never too low, so the minimum over recent answers is used, and the limit is the largest number of
-requests that keeps the bucket below the mark. A throttled answer caps the limit below what was in
-flight; the cap relaxes by one after a run of clean answers. Pure values in, values out; the locking
-lives in the hook's governor.
+requests that keeps the bucket below the mark. The limit falls to a lower estimate at once but rises one
+request per round trip, so that several processes sharing a token (each with its own governor, seeing
+the others only through the bucket) do not all take the same room at once. A throttled answer drops the
+limit to the requests that were in flight besides it. Pure values in, values out; the locking lives in
+the hook's governor.
 """
 
 from __future__ import annotations
@@ -17,15 +19,27 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["ConcurrencyPolicy"]
+__all__ = ["ConcurrencyPolicy", "rate_limit_value"]
+
+
+def rate_limit_value(value: str | None) -> float | None:
+    """A throttle header's number, or None: absent, unparsable, non-finite (``nan``, ``inf``, ``1e999``)
+    and negative values all count as "no information", so one odd answer can never poison the governor."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
 
 
 @dataclass(frozen=True)
 class ConcurrencyPolicy:
     up_front_cost: float = 50.0  # Canvas's default reservation per in-flight request
+    high_water_mark: float = 600.0  # Canvas's default: the bucket is full at this level
     initial: int = 2  # before the first answer says how much room there is
     window: int = 24  # answers the capacity estimate is the minimum of
-    relax_after: int = 50  # clean answers after a throttle before the cap rises by one
 
     def capacity(self, others_in_flight: int, remaining: float) -> float:
         """Requests (in up-front-cost units) the bucket could hold right now, ours included."""
@@ -33,9 +47,23 @@ class ConcurrencyPolicy:
 
     def limit_for(self, capacity: float | None, max_limit: int) -> int:
         """The most requests in flight that keep the bucket below its mark: strictly under ``capacity``."""
-        if capacity is None:  # no throttle headers (throttling off, or a proxy strips them)
+        if capacity is None or not math.isfinite(capacity):  # no throttle headers (or no usable ones)
             return max_limit
         return max(1, min(max_limit, math.ceil(capacity) - 1))
+
+    def rise(self, limit: int, target: int, credit: float, capacity: float | None) -> tuple[int, float]:
+        """Rise towards ``target`` one request per round trip (``credit`` counts clean answers / limit).
+
+        Other processes on the same token read the same room in the bucket at about the same time; if each
+        took all of it at once they would overshoot together. One step per round trip lets each see the
+        others' steps before its next one (TCP's congestion avoidance, for the same reason). A client
+        whose estimate says the whole bucket is its own (nobody else's requests in it) rises one step
+        per answer instead, so a lone bulk call is not slowed at its start.
+        """
+        alone = capacity is not None and capacity >= self.high_water_mark / self.up_front_cost - 0.5
+        if not alone and credit < 1.0 - 1e-9:  # n answers of 1/n each may add up to a hair under 1
+            return limit, credit
+        return min(target, limit + 1), 0.0
 
     def cap_after_throttle(self, others_in_flight: int) -> int:
         """One more request than ``others_in_flight`` was too many."""

@@ -35,7 +35,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
     done = subprocess.run(
         [
             *(sys.executable, "-m", "benchmarks", "--quick", f"--users={USERS}", f"--latency={LATENCY}"),
-            *("--only", "list,sync", "--out", str(out)),
+            *("--only", "list,sync,shared", "--out", str(out)),
         ],
         cwd=REPO_ROOT,
         capture_output=True,
@@ -48,7 +48,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
 
 def test_quick_run_prints_a_table_per_section(quick_run):
     results, stdout = quick_run
-    assert set(results["sections"]) == {"list", "sync"}
+    assert set(results["sections"]) == {"list", "sync", "shared"}
     assert results["config"] == {"users": USERS, "latency": LATENCY, "quick": True, "seed": cli.Config.seed}
     assert results["machine"]["usable_cpus"] >= 1
     for title in ("== list:", "== sync:", "vs sequential", "target throughput vs throttle ceiling"):
@@ -90,6 +90,23 @@ def test_quick_sync_reaches_the_desired_state(quick_run):
         assert (row["created"], row["deleted"], row["failed"]) == (planned["creates"], planned["deletes"], 0)
     targets = {t["name"]: t["met"] for t in section["targets"]}
     assert targets["end state equals the desired state"] is True
+
+
+def test_quick_shared_token_run_accounts_for_every_user_in_four_processes(quick_run):
+    section = quick_run[0]["sections"]["shared"]
+    reference, *processes, together = section["rows"]
+    assert len(processes) == 4
+    assert sum(row["users"] for row in processes) == together["users"] == reference["users"] == USERS
+    assert sum(row["ok"] for row in processes) == together["ok"] == USERS
+    assert together["failures"] == 0 and reference["failures"] == 0
+    assert together["requests"] == USERS + together["throttled"]  # every throttled answer was retried
+    assert sum(row["requests"] for row in processes) == together["requests"]  # the fake agrees
+    assert 0 < together["wall"] <= max(row["wall"] for row in processes) + 1.0
+    assert {t["name"] for t in section["targets"]} == {
+        "together vs throttle ceiling",
+        "throttled responses",
+        "failures",
+    }
 
 
 # ----- pure helpers -------------------------------------------------------------------------------------

@@ -114,3 +114,45 @@ def test_verify_false_works_but_warns(https_canvas, monkeypatch, captured_logs):
         ok, _ = _hook(monkeypatch, url, verify=False).test_connection()
     assert ok
     assert any("verification is OFF" in m for m in captured_logs.messages("warning"))
+
+
+@pytest.fixture
+def plain_http_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SelfHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}"  # https:// on a port that speaks plain http
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def test_https_to_a_plain_http_port_says_the_server_did_not_answer_tls(plain_http_server, monkeypatch):
+    ok, message = _hook(monkeypatch, plain_http_server, max_retries=2).test_connection()
+    assert not ok
+    assert "did not answer TLS" in message and "scheme or the port wrong" in message
+    assert "certificate authority" not in message  # not a trust problem: no point fetching a CA bundle
+
+
+def test_the_async_hook_says_the_same(plain_http_server, monkeypatch):
+    import asyncio
+
+    from airflow_provider_canvas.exceptions import CanvasConnectionError
+    from airflow_provider_canvas.hooks.canvas_async import CanvasAsyncHook
+
+    _hook(monkeypatch, plain_http_server, max_retries=2)
+    with pytest.raises(CanvasConnectionError, match="did not answer TLS") as info:
+        asyncio.run(CanvasAsyncHook().alist_communication_channels("self"))
+    assert info.value.attempts == 1  # a configuration problem: not retried
+
+
+def test_an_untrusted_certificate_in_the_async_hook_names_the_verify_extra(https_canvas, monkeypatch):
+    import asyncio
+
+    from airflow_provider_canvas.exceptions import CanvasConnectionError
+    from airflow_provider_canvas.hooks.canvas_async import CanvasAsyncHook
+
+    url, _ = https_canvas
+    _hook(monkeypatch, url)
+    with pytest.raises(CanvasConnectionError, match=r"TLS verification failed for 127\.0\.0\.1.*'verify'"):
+        asyncio.run(CanvasAsyncHook().alist_communication_channels("self"))

@@ -1349,6 +1349,7 @@ BAD_INPUTS: list[BadInput] = [
 
 _SAFETY = "tests/reliability/test_token_safety.py"
 _BAD = "tests/reliability/test_bad_inputs.py"
+_HOSTILE = "tests/hostile"
 
 SAFETY_GUARANTEES: list[Guarantee] = [
     Guarantee(
@@ -1462,5 +1463,31 @@ SAFETY_GUARANTEES: list[Guarantee] = [
         "Built request paths keep every value in its own segment and URLs shown in errors and logs hide "
         "addresses, as the transport (requests/urllib3) sees them (property-based).",
         f"{_BAD}::test_built_urls_stay_in_their_segments_as_the_transport_sends_them",
+    ),
+    Guarantee(
+        "A server that echoes the access token or a push token back (in any case, percent-encoded, in a "
+        "JSON or plain-text error body) gets none of it into the error (message, repr, pickle, chain, "
+        "traceback) or any log event at DEBUG, for list, create, the push-token delete and the async hook.",
+        f"{_HOSTILE}/test_secrets.py::test_echoed_secrets_never_reach_the_error_or_the_logs",
+    ),
+    Guarantee(
+        "The token as the host of a redirect's Location or of a next link (lower-cased by URL parsing, "
+        "which Airflow's masker misses) is replaced in the error and the trigger event.",
+        f"{_HOSTILE}/test_secrets.py::test_a_next_link_to_the_token_as_host_name_is_refused_and_clean",
+    ),
+    Guarantee(
+        "A raised error holds no reference to the request it failed on (__context__ and __cause__ "
+        "cleared), so no Authorization header is reachable from it, after one attempt or several.",
+        f"{_HOSTILE}/test_secrets.py::test_a_refused_connection_leaves_no_request_behind",
+    ),
+    Guarantee(
+        "The Test button's message carries no echoed token, neither in Canvas's rejection nor in a user "
+        "name or id the server made up.",
+        f"{_HOSTILE}/test_secrets.py::test_a_user_name_that_echoes_the_token_is_clean_in_the_test_button",
+    ),
+    Guarantee(
+        "The sync operator's failure message, XCom report and plan file carry no echoed token, and each "
+        "hostile answer (a nesting bomb, an echoing 400) is reported as its own items.",
+        f"{_HOSTILE}/test_sync_operator.py::test_hostile_answers_are_reported_per_item_without_secrets",
     ),
 ]

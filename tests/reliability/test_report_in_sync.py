@@ -49,3 +49,12 @@ def test_cells_render_any_value_safely_and_the_same_every_time():
     assert " at 0x" not in report.cell(Thing())
     assert report.records([{"a": 1}, {"a": 2, "b": "x"}])[0] == "| # | a | b |"
     assert report.records(["one", "two"]) == ["- one", "- two"]
+
+
+def test_the_page_shows_every_hostile_server_case_with_its_bound_and_extra():
+    hostile = report._load("hostile.cases")  # the module test_bounds.py is parametrized from
+    page = report.render()
+    assert "## Hostile servers" in page
+    for case in hostile.HOSTILE:
+        row = [case.id, case.what, case.bound, case.default, case.extra, case.outcome]
+        assert " | ".join(report.cell(value) for value in row) + " |" in page, case.id

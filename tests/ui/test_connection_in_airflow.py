@@ -38,6 +38,9 @@ def test_connection_form_shows_our_fields(api):
         "ca_bundle",
         "allow_insecure_http",
         "max_concurrency",
+        "max_response_bytes",
+        "max_pages",
+        "max_retry_wait",
     }
     assert extra["per_page"]["value"] == 100
     assert extra["per_page"]["schema"]["maximum"] == 100

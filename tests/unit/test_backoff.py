@@ -9,6 +9,7 @@ from airflow_provider_canvas.wire.backoff import (
     RetryPolicy,
     TransientBodyError,
     backoff_delay,
+    gave_up_early,
     parse_retry_after,
     retryable_status,
     tenacity_kwargs,
@@ -118,3 +119,49 @@ def test_zero_retries_means_one_attempt():
     result, calls, _ = _run([FakeResponse(503), FakeResponse(200)], max_retries=0)
     assert result.status_code == 503
     assert len(calls) == 1
+
+
+def test_retry_after_is_honoured_up_to_a_minute_by_default():
+    assert RetryPolicy().max_retry_after == 60.0
+    assert backoff_delay(1, RetryPolicy(), retry_after=300.0) == 60.0
+    assert backoff_delay(1, RetryPolicy(), retry_after=float("inf")) == 60.0
+    assert parse_retry_after("1e999") == float("inf")  # capped by backoff_delay, never slept
+
+
+def test_all_waits_of_one_call_stay_within_max_total_wait_at_the_default():
+    """Retry-After: 300 on every attempt with max_retries=20 waited 100 minutes; now 5 x 60 s, then stop."""
+    sleeps: list[float] = []
+    calls = []
+
+    def attempt():
+        calls.append(1)
+        return FakeResponse(503, headers={"Retry-After": "300"})
+
+    policy = RetryPolicy(max_retries=20)
+    kwargs = tenacity_kwargs(policy, is_transient=lambda exc: False)
+    result = Retrying(sleep=sleeps.append, **kwargs)(attempt)
+    assert result.status_code == 503
+    assert sleeps == [60.0] * 5 and sum(sleeps) <= policy.max_total_wait == 300.0
+    assert len(calls) == 6
+    assert "max_retry_wait" in (gave_up_early(policy, len(calls)) or "")
+    assert gave_up_early(policy, 21) is None  # the retries ran out first: nothing to explain
+
+
+def test_a_zero_wait_budget_means_no_retry_that_needs_a_wait():
+    kwargs = tenacity_kwargs(RetryPolicy(max_retries=5, max_total_wait=0.0), is_transient=lambda exc: True)
+    calls = []
+
+    def attempt():
+        calls.append(1)
+        raise ConnectionError("down")
+
+    with pytest.raises(ConnectionError):
+        Retrying(sleep=lambda s: None, **kwargs)(attempt)
+    assert len(calls) == 1
+
+
+def test_deadline_exceeded_is_retried_like_a_timeout():
+    from airflow_provider_canvas.wire.limits import DeadlineExceeded
+
+    result, calls, _ = _run([DeadlineExceeded(), FakeResponse(200)], is_transient=lambda exc: False)
+    assert result.status_code == 200 and len(calls) == 2

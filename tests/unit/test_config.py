@@ -111,6 +111,17 @@ def test_extras_from_strings_are_coerced():
     )
 
 
+def test_hostile_server_bounds_default_far_above_real_answers_and_can_be_set():
+    settings = _parse()
+    assert (settings.max_response_bytes, settings.max_pages, settings.max_retry_wait) == (
+        16 * 1024**2,
+        1000,
+        300,
+    )
+    settings = _parse(extra={"max_response_bytes": "65536", "max_pages": "5", "max_retry_wait": "0"})
+    assert (settings.max_response_bytes, settings.max_pages, settings.max_retry_wait) == (65536, 5, 0.0)
+
+
 def test_verify_accepts_a_ca_bundle_path(tmp_path):
     bundle = tmp_path / "ca.pem"
     bundle.write_text("-----BEGIN CERTIFICATE-----\n")
@@ -142,6 +153,15 @@ def test_null_extras_mean_default():
         ({"verify": 3}, "verify"),
         ({"allow_insecure_http": "maybe"}, "allow_insecure_http"),
         ({"max_concurrency": 0}, "max_concurrency"),
+        ({"max_response_bytes": 100}, "max_response_bytes"),
+        ({"max_response_bytes": "big"}, "max_response_bytes"),
+        ({"max_response_bytes": 2 * 1024**3}, "max_response_bytes"),
+        ({"max_pages": 0}, "max_pages"),
+        ({"max_pages": "all"}, "max_pages"),
+        ({"max_retry_wait": -1}, "max_retry_wait"),
+        ({"max_retry_wait": "nan"}, "max_retry_wait"),
+        ({"max_retry_wait": 7200}, "max_retry_wait"),
+        ({"max_retry_wait": True}, "max_retry_wait"),
     ],
 )
 def test_bad_extras_name_the_field(extra, field):

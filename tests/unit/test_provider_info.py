@@ -81,3 +81,18 @@ def test_legacy_form_behaviour_matches_the_declaration():
     legacy = CanvasHook.get_ui_field_behaviour()
     assert legacy["hidden_fields"] == conn["ui-field-behaviour"]["hidden-fields"]
     assert legacy["relabeling"] == {"host": "Canvas URL", "password": "Access Token"}
+
+
+def test_every_known_extra_is_a_form_field_with_the_parser_default():
+    """An extra the hook reads but the form lacks can only be set through JSON; the defaults must agree."""
+    from airflow_provider_canvas.wire import config
+    from airflow_provider_canvas.wire.config import KNOWN_EXTRAS, parse_connection
+
+    (conn,) = get_provider_info()["connection-types"]
+    assert set(conn["conn-fields"]) == set(KNOWN_EXTRAS)
+    settings = parse_connection(conn_id="c", host="https://c.example.edu", password="tok-12345", extra={})
+    for name in ("per_page", "timeout", "max_retries", "max_concurrency", "max_response_bytes", "max_pages"):
+        assert conn["conn-fields"][name]["schema"]["default"] == getattr(settings, name), name
+    assert conn["conn-fields"]["max_retry_wait"]["schema"]["default"] == config.DEFAULT_MAX_RETRY_WAIT
+    schema = conn["conn-fields"]["max_response_bytes"]["schema"]
+    assert (schema["minimum"], schema["maximum"]) == config.MAX_RESPONSE_BYTES_RANGE

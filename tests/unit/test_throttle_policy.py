@@ -7,7 +7,7 @@ import pytest
 
 from airflow_provider_canvas.hooks._bulk import bulk_map
 from airflow_provider_canvas.hooks._governor import Governor
-from airflow_provider_canvas.wire.throttle import ConcurrencyPolicy
+from airflow_provider_canvas.wire.throttle import ConcurrencyPolicy, rate_limit_value
 
 POLICY = ConcurrencyPolicy()
 
@@ -34,21 +34,55 @@ def test_limit_respects_the_cap_and_missing_headers():
     assert POLICY.cap_after_throttle(11) == 11
 
 
-def test_governor_takes_the_minimum_estimate_and_caps_after_a_throttle():
+def climb(governor: Governor, remaining: float, answers: int) -> list[int]:
+    limits = []
+    for _ in range(answers):
+        governor.observe(remaining=remaining, throttled=False)
+        limits.append(governor.limit)
+    return limits
+
+
+def test_a_lone_governor_rises_one_step_per_answer():
     governor = Governor(16)
     assert governor.limit == 2  # before any answer
-    governor.observe(remaining=600.0, throttled=False)
+    governor.requests = 1  # a request was made
+    assert climb(governor, 600.0, 10) == [3, 4, 5, 6, 7, 8, 9, 10, 11, 11]  # the whole bucket is its own
+
+
+def test_a_shared_governor_rises_one_step_per_round_trip_and_falls_at_once():
+    governor = Governor(16)
+    governor.requests = 1
+    # 400 left: others hold 4 slots, so room for 7. One step per round trip: n clean answers at a limit of n.
+    assert climb(governor, 400.0, 12) == [2, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5]
+    climb(governor, 400.0, 30)
+    assert governor.limit == 7
+    climb(governor, 600.0, 30)  # the others are gone
     assert governor.limit == 11
     governor.observe(remaining=300.0, throttled=False)  # someone else is using the token
-    assert governor.limit == 5
-    governor.observe(remaining=600.0, throttled=False)
-    assert governor.limit == 5  # the minimum of recent answers: optimistic answers do not raise it
+    assert governor.limit == 5  # down at once
+    assert set(climb(governor, 600.0, 20)) == {5}  # the minimum of recent answers: optimistic ones wait
+
+
+def test_a_throttle_drops_the_limit_to_the_others_in_flight_then_it_climbs_back():
+    governor = Governor(16)
+    governor.requests = 1
+    climb(governor, 600.0, 80)
+    assert governor.limit == 11
+    governor._in_flight = 8  # this request's slot and seven others, when its answer came back throttled
+    governor.observe(remaining=None, throttled=True)
+    assert governor.limit == 7 and governor.throttled == 1
+    governor._in_flight = 1  # only the answering request's own slot
+    assert climb(governor, 500.0, 8) == [7, 7, 7, 7, 7, 7, 8, 8]  # fresh estimates, one step per trip
     governor.observe(remaining=None, throttled=True)
     assert governor.limit == 1  # nothing else was in flight, so even one more was too many
-    for _ in range(POLICY.relax_after):
-        governor.observe(remaining=600.0, throttled=False)
-    assert governor.limit == 2  # the cap relaxes by one after a run of clean answers
-    assert governor.throttled == 1
+
+
+def test_the_policy_rises_one_step_per_round_trip():
+    assert POLICY.rise(4, 9, 0.99, 10.0) == (4, 0.99)
+    assert POLICY.rise(4, 9, 1.0, 10.0) == (5, 0.0)
+    assert POLICY.rise(4, 5, 3.0, 10.0) == (5, 0.0)
+    assert POLICY.rise(4, 11, 0.0, 12.0) == (5, 0.0)  # alone in the bucket: no waiting for a round trip
+    assert POLICY.rise(4, 11, 0.0, None) == (4, 0.0)
 
 
 def test_governor_never_lets_more_than_the_limit_in_flight():
@@ -108,3 +142,41 @@ def test_bulk_map_stops_cleanly_when_the_consumer_stops():
     next(results)
     results.close()
     assert len(started) < 50
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("512.5", 512.5),
+        ("0", 0.0),
+        (" 7 ", 7.0),
+        (None, None),
+        ("", None),
+        ("nan", None),
+        ("NaN", None),
+        ("inf", None),
+        ("-inf", None),
+        ("1e999", None),
+        ("-5", None),
+        ("garbage", None),
+        ("0x10", None),
+    ],
+)
+def test_rate_limit_headers_that_are_not_a_finite_non_negative_number_count_as_absent(value, expected):
+    assert rate_limit_value(value) == expected
+
+
+def test_the_policy_never_raises_on_a_non_finite_capacity():
+    for capacity in (float("nan"), float("inf"), float("-inf")):
+        assert POLICY.limit_for(capacity, max_limit=7) == 7
+
+
+def test_one_odd_answer_never_breaks_the_governor():
+    """A NaN used to reach math.ceil and poison the estimate window for good (ValueError on every call)."""
+    governor = Governor(16)
+    governor.observe(remaining=600.0, throttled=False)
+    for value in ("nan", "inf", "-inf", "1e999", "-5", "garbage"):
+        governor.observe(remaining=rate_limit_value(value), throttled=False)
+        assert governor.limit == 11  # the odd answer told it nothing; the estimates stand
+    governor.observe(remaining=300.0, throttled=False)
+    assert governor.limit == 5
