@@ -58,7 +58,7 @@ def test_hostile_answers_are_reported_per_item_without_secrets(hostile, tmp_path
     with pytest.raises(AirflowFailException) as info:
         operator.execute({"ti": ti})
     report = ti.pushed["return_value"]
-    failures = {str(f["user_id"]): f for f in report["failures"]}
+    failures = {f["user"]: f for f in report["failures"]}
     assert set(failures) == {"7", "8"}, report  # one item each; user 9 was created
     assert report["created"] == 1
     assert "nested deeper" in failures["7"]["message"]

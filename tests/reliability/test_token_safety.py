@@ -708,7 +708,7 @@ def test_trigger_verifies_tls_by_default(https_canvas, monkeypatch):  # noqa: F8
     connect(monkeypatch, url, "tls-SECRET-token-1234", max_retries=1)
     trigger = CanvasCommunicationChannelTrigger(user_id="self", target_state="present", channel_id=1)
     event = first_event(trigger)
-    assert (event["status"], event["error_type"]) == ("error", "CanvasConnectionError")
+    assert (event["status"], event["error_type"]) == ("error", "CanvasTLSError")
     assert "tls-SECRET-token-1234" not in json.dumps(event)
     # Trusting its CA bundle gets through TLS (the stand-in then answers a non-list, a typed error).
     connect(monkeypatch, url, "tls-SECRET-token-1234", max_retries=1, verify=str(cert_path))

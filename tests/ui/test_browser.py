@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from airflow_provider_canvas import get_provider_info
 from airflow_provider_canvas.testing import FakeCanvas
 from tests.conftest import REPO_ROOT
 
@@ -42,15 +43,10 @@ HOW_TO_INSTALL = (
     "Do not run `playwright install`: these tests use the system browser."
 )
 WRONG_TOKEN = "wrong-token-" + "7" * 24
-CANVAS_FIELDS = [
-    "Page size",
-    "Timeout (seconds)",
-    "Max retries",
-    "Verify TLS",
-    "CA bundle path",
-    "Allow plain http://",
-    "Max concurrency",
-]
+# What the provider declares is what the form must show, in this order, with these help texts.
+_FORM = get_provider_info()["connection-types"][0]["conn-fields"]
+CANVAS_FIELDS = [field["label"] for field in _FORM.values()]
+TIMEOUT_HELP = _FORM["timeout"]["description"]
 
 
 def _chromium() -> str:
@@ -236,10 +232,10 @@ def test_the_form_shows_canvas_fields_and_a_saved_connection_tests_green(page, a
 
     # Extra fields: every one with its label, widget and help text (the accordion closes the standard ones).
     dialog.get_by_role("button", name="Extra Fields", exact=True).click()
-    dialog.get_by_text("Connect and read timeout for each request.").wait_for()
+    dialog.get_by_text(TIMEOUT_HELP).wait_for()
     labels = _labels(dialog)
     assert labels[labels.index("Page size") :] == CANVAS_FIELDS
-    assert dialog.get_by_text("Connect and read timeout for each request.").is_visible()
+    assert dialog.get_by_text(TIMEOUT_HELP).is_visible()
     assert page.get_by_label("Page size").input_value() == "100"
     assert dialog.locator("input[name=element_allow_insecure_http][type=checkbox]").count() == 1
     assert dialog.locator("input[name=element_ca_bundle]").input_value() == ""
