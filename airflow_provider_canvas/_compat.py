@@ -14,6 +14,7 @@ from airflow.sdk import BaseOperator, BaseOperatorLink, BaseSensorOperator, Cont
 from airflow.sdk.log import mask_secret
 
 if TYPE_CHECKING:
+    from airflow.sdk.plugins_manager import AirflowPlugin
     from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 try:
@@ -63,17 +64,24 @@ except ImportError:  # pragma: no cover - Airflow 3.0 and 3.1 (3.1 has only Airf
 
 
 def __getattr__(name: str) -> Any:
-    """The trigger base is imported on first use: DAG files that only use operators never pay for it."""
+    """The trigger and plugin bases are imported on first use: DAG files never pay for them."""
     if name in ("BaseTrigger", "TriggerEvent"):
         import airflow.triggers.base
 
         return getattr(airflow.triggers.base, name)
+    if name == "AirflowPlugin":
+        try:
+            from airflow.sdk.plugins_manager import AirflowPlugin
+        except ImportError:  # pragma: no cover - Airflow 3.0 and 3.1
+            from airflow.plugins_manager import AirflowPlugin  # type: ignore[assignment]
+        return AirflowPlugin
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
     "AirflowException",
     "AirflowFailException",
+    "AirflowPlugin",
     "AirflowSensorTimeout",
     "AirflowSkipException",
     "BaseHook",
