@@ -1,9 +1,9 @@
 """The one place that imports Airflow's public API, so a move between Airflow versions is one edit.
 
 Airflow 3 exposes operator and sensor bases through the Task SDK (``airflow.sdk``). The rest moved there
-later: the hook base in 3.1, ``conf`` and the task-facing exceptions after 3.1, so older versions fall back to
-their core homes, name by name (each version's suite runs in CI: ``./dev test-airflow``). The trigger base
-still lives in core.
+later: the hook base in 3.1, ``conf`` and the task-facing exceptions after it (3.3 has them), so older
+versions fall back to their core homes, name by name (each version's suite runs in CI: ``./dev
+test-airflow``). The trigger base still lives in core.
 """
 
 from __future__ import annotations

@@ -34,17 +34,17 @@ def _first(*places: tuple[str, str]) -> Any:
 
 
 def dagbag_class() -> Any:
-    """``DagBag``: ``airflow.dag_processing.dagbag`` after 3.1, ``airflow.models.dagbag`` up to 3.1."""
+    """``DagBag``: ``airflow.dag_processing.dagbag`` in 3.3, ``airflow.models.dagbag`` in 3.0 and 3.1."""
     return _first(("airflow.dag_processing.dagbag", "DagBag"), ("airflow.models.dagbag", "DagBag"))
 
 
 def serde_serialize() -> Any:
-    """serde's ``serialize`` (how trigger kwargs are stored): in the Task SDK after 3.1, in core up to 3.1."""
+    """serde's ``serialize`` (how trigger kwargs are stored): in the Task SDK in 3.3, in core in 3.0 and 3.1."""
     return _first(("airflow.sdk.serde", "serialize"), ("airflow.serialization.serde", "serialize"))
 
 
 def task_runtime_hooks() -> Any:
-    """The hooks registry a task's process reads: the Task SDK's own after 3.1, the core manager's up to 3.1."""
+    """The hooks registry a task's process reads: the Task SDK's own in 3.3, the core manager's in 3.0 and 3.1."""
     try:
         from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
     except ImportError:
@@ -79,6 +79,6 @@ def is_airflow_supervisor_request(line: str) -> bool:
 
 
 def fired_trigger_event(entry: Any) -> Any:
-    """The ``TriggerEvent`` of one entry of ``TriggerRunner.events``: a ``(trigger id, event)`` pair up to
-    3.1, an entry object with ``.event`` after."""
+    """The ``TriggerEvent`` of one entry of ``TriggerRunner.events``: a ``(trigger id, event)`` pair in 3.0
+    and 3.1, an entry object with ``.event`` in 3.3."""
     return entry.event if hasattr(entry, "event") else entry[1]
