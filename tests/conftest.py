@@ -30,6 +30,7 @@ import importlib.util  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from types import ModuleType  # noqa: E402
 
@@ -55,12 +56,67 @@ class CapturedLogs(list):
         return [r.message for r in self if level is None or r.level == level]
 
 
+class _StdlibCapture(logging.Handler):
+    """Keeps each standard-library log record once, as it was logged (before any handler's filter masks it)."""
+
+    def __init__(self, records: CapturedLogs) -> None:
+        super().__init__(logging.DEBUG)
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "_canvas_test_captured", False):
+            return  # the same record again, on its way up to a parent logger's handlers
+        record._canvas_test_captured = True
+        message = record.getMessage()
+        error = logging.Formatter().formatException(record.exc_info) if record.exc_info else ""
+        self.records.append(
+            LogRecord(record.levelname.lower(), record.name, message, f"{message} {record.args!r} {error}")
+        )
+
+
+# Where the provider's own stdlib loggers live: Airflow names hook and operator loggers after the class under
+# airflow.task.hooks / airflow.task.operators (3.0); triggers and helpers log under the module's own name.
+PROVIDER_LOGGERS = (
+    "airflow.task.hooks.airflow_provider_canvas",
+    "airflow.task.operators.airflow_provider_canvas",
+    "airflow_provider_canvas",
+)
+
+
+@contextmanager
+def capture_stdlib_logging(records: CapturedLogs) -> Iterator[None]:
+    """Every stdlib record into ``records``, first in line on every logger with handlers; ours at DEBUG.
+
+    Airflow 3.0 hooks, operators and sensors log through stdlib ``logging`` (``airflow.task.*``) and their
+    handlers carry Airflow's secret-masking filter, which rewrites the record in place: the capture must see
+    it first. The provider's loggers are set to DEBUG (Airflow's own keep their levels); all is restored after.
+    """
+    handler = _StdlibCapture(records)
+    loggers = [logging.getLogger()] + [
+        logger for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)
+    ]
+    with_handlers = [logger for logger in loggers if logger.handlers]
+    levels = {logging.getLogger(name): logging.getLogger(name).level for name in PROVIDER_LOGGERS}
+    for logger in with_handlers:
+        logger.handlers.insert(0, handler)
+    for logger in levels:
+        logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        for logger in with_handlers:
+            logger.removeHandler(handler)
+        for logger, level in levels.items():
+            logger.setLevel(level)
+
+
 @pytest.fixture
 def captured_logs() -> Iterator[CapturedLogs]:
-    """Every structlog event (Airflow's task/hook logging) at DEBUG and above, before any redaction.
+    """Every log event of Airflow's task/hook logging at DEBUG and above, before any redaction.
 
-    Airflow renders logs through structlog, which pytest's caplog does not see; and capturing before
-    Airflow's secret masker runs proves our code never logs a secret in the first place.
+    Airflow 3.1+ renders hook and task logs through structlog, which pytest's caplog does not see; Airflow
+    3.0 hooks log through stdlib ``logging`` while its triggerer uses structlog: both are captured. Capturing
+    before Airflow's secret masker runs proves our code never logs a secret in the first place.
     """
     import structlog
 
@@ -75,19 +131,29 @@ def captured_logs() -> Iterator[CapturedLogs]:
             message = f"{event} {args}"
         records.append(
             LogRecord(
-                method_name, str(event_dict.get("logger_name", "")), message, f"{message} {event_dict!r}"
+                method_name,
+                str(event_dict.get("logger_name") or event_dict.get("logger", "")),
+                message,
+                f"{message} {event_dict!r}",
             )
         )
         raise structlog.DropEvent
 
     old = structlog.get_config()
+
+    def logger_name(logger: object, method_name: str, event_dict: dict) -> dict:
+        # structlog.stdlib.add_logger_name, also for Airflow 3.0's triggerer (its PrintLogger has no name).
+        event_dict["logger"] = getattr(logger, "name", "")
+        return event_dict
+
     structlog.configure(
-        processors=[structlog.stdlib.add_logger_name, capture],
+        processors=[logger_name, capture],
         wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
         cache_logger_on_first_use=False,
     )
     try:
-        yield records
+        with capture_stdlib_logging(records):
+            yield records
     finally:
         structlog.configure(
             processors=old["processors"],

@@ -184,6 +184,20 @@ class CanvasHook(BaseHook):
             "placeholders": behaviour["placeholders"],
         }
 
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Airflow 3.0-3.1 read the form's extra fields here; 3.2+ read ``conn-fields`` in the provider info.
+
+        Built from that one declaration (see ``hooks/_legacy_form.py`` for what the older forms cannot show).
+
+        :return: an unbound WTForms field per extra, keyed by the extra's name.
+        """
+        from airflow_provider_canvas import get_provider_info
+        from airflow_provider_canvas.hooks._legacy_form import form_widgets
+
+        (connection,) = get_provider_info()["connection-types"]
+        return form_widgets(connection["conn-fields"])
+
     @property
     def settings(self) -> CanvasConnectionSettings:
         """The parsed connection, read once: a bad connection fails here, before any request is sent.

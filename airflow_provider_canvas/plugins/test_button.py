@@ -18,10 +18,7 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-try:
-    from airflow.sdk.plugins_manager import AirflowPlugin
-except ImportError:  # pragma: no cover - Airflow < 3.1
-    from airflow.plugins_manager import AirflowPlugin  # type: ignore[assignment]
+from airflow_provider_canvas._compat import AirflowPlugin
 
 __all__ = ["CanvasTestButtonPlugin", "CanvasTestPortFix", "fixed_test_body", "needs_port_fix"]
 

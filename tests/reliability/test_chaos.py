@@ -20,8 +20,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
-from airflow.sdk.exceptions import AirflowException
 
+from airflow_provider_canvas._compat import AirflowException
 from airflow_provider_canvas.hooks.canvas import CanvasHook
 from airflow_provider_canvas.operators.communication_channels import CanvasSyncCommunicationChannelsOperator
 from airflow_provider_canvas.testing import FakeCanvas, Fault

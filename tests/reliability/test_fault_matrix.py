@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
 
+from airflow_provider_canvas._compat import AirflowException, AirflowFailException, TaskDeferred
 from airflow_provider_canvas.exceptions import (
     CanvasConnectionError,
     CanvasError,

@@ -261,7 +261,7 @@ def test_waits_until_the_user_confirms(canvas, student):
 
 
 def test_deferrable_sensor_looks_once_before_deferring(canvas, student):
-    from airflow.sdk.exceptions import TaskDeferred
+    from airflow_provider_canvas._compat import TaskDeferred
 
     done = CanvasCommunicationChannelSensor(
         task_id="s", user_id=student, address="demo-student-2@example.edu", deferrable=True, timeout=60

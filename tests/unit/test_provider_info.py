@@ -10,6 +10,7 @@ import jsonschema
 
 import airflow_provider_canvas
 from airflow_provider_canvas import get_provider_info
+from tests.airflow_versions import task_runtime_hooks
 
 
 def _schema() -> dict:
@@ -62,9 +63,8 @@ def test_connection_form_fields_and_behaviour():
 
 def test_airflow_registers_hook_widgets_and_behaviour():
     from airflow.providers_manager import ProvidersManager
-    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
-    hook = ProvidersManagerTaskRuntime().hooks["canvas"]
+    hook = task_runtime_hooks()["canvas"]
     assert hook is not None
     assert hook.hook_class_name == "airflow_provider_canvas.hooks.canvas.CanvasHook"
     assert hook.connection_id_attribute_name == "canvas_conn_id"

@@ -1,7 +1,9 @@
 """The provider as users install it: the built wheel (not this checkout) in a fresh venv with Airflow.
 
-The venv gets exactly the Airflow that ``uv.lock`` pins (``uv export --no-dev``), from uv's cache, and the
-checks run outside the repository so nothing can import the source tree by accident.
+The venv gets exactly the Airflow the suite runs on, from uv's cache: what ``uv.lock`` pins (``uv export
+--no-dev``), or on another Airflow (``./dev test-airflow``) the pins of ``ci/airflow-<minor>.txt``, used as
+constraints so that only the wheel's own dependencies are installed. The checks run outside the repository
+so nothing can import the source tree by accident.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ import sys
 import zipfile
 from pathlib import Path
 
+import airflow
 import pytest
 import requests
 
+from tests.airflow_versions import airflow_version, cli_json
 from tests.conftest import REPO_ROOT
 
 UV = REPO_ROOT / ".tools" / "bin" / "uv"
@@ -69,28 +73,33 @@ def venv(built, tmp_path_factory) -> tuple[Path, dict[str, str]]:
         UV_PYTHON_DOWNLOADS="never",
         VIRTUAL_ENV="",
     )
-    requirements = root / "requirements.txt"
-    _run(
-        [
-            str(UV),
-            "export",
-            "--frozen",
-            "--no-dev",
-            "--no-emit-project",
-            "--no-hashes",
-            "-o",
-            str(requirements),
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-    )
+    version = airflow_version()
+    ci_pins = REPO_ROOT / "ci" / f"airflow-{version.major}.{version.minor}.txt"
+    if ci_pins.exists():
+        pins = ["--constraints", str(ci_pins)]
+    else:
+        requirements = root / "requirements.txt"
+        _run(
+            [
+                str(UV),
+                "export",
+                "--frozen",
+                "--no-dev",
+                "--no-emit-project",
+                "--no-hashes",
+                "-o",
+                str(requirements),
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+        )
+        pins = ["-r", str(requirements)]
     _run([str(UV), "venv", "--quiet", "--python", sys.executable, str(root / "venv")], env=env)
     (wheel,) = built.glob("*.whl")
     python = root / "venv" / "bin" / "python"
-    _run(
-        [str(UV), "pip", "install", "--quiet", "--python", str(python), "-r", str(requirements), str(wheel)],
-        env=env,
-    )
+    _run([str(UV), "pip", "install", "--quiet", "--python", str(python), *pins, str(wheel)], env=env)
+    installed = _run([str(python), "-c", "import airflow; print(airflow.__version__)"], cwd=root, env=env)
+    assert installed.stdout.strip().splitlines()[-1] == airflow.__version__  # the Airflow this suite runs on
     return root, env
 
 
@@ -121,7 +130,7 @@ def test_wheel_and_sdist_metadata(built):
 def test_airflow_lists_the_installed_provider(venv):
     root, env = venv
     airflow = str(root / "venv" / "bin" / "airflow")
-    providers = json.loads(_run([airflow, "providers", "list", "-o", "json"], cwd=root, env=env).stdout)
+    providers = cli_json(_run([airflow, "providers", "list", "-o", "json"], cwd=root, env=env).stdout)
     (ours,) = [p for p in providers if p["package_name"] == "airflow-provider-canvas"]
     assert ours["version"] == "0.1.0"
 
