@@ -9,6 +9,7 @@ nor the decoded size can run past the limit in memory.
 
 from __future__ import annotations
 
+import gc
 import json
 import zlib
 from typing import Any
@@ -166,11 +167,20 @@ class JSONTooDeep(Exception):
 
 
 def parse_json(body: bytes) -> Any:
-    """Decode a JSON body; ``ValueError`` when it is not JSON, :class:`JSONTooDeep` when nested too deep."""
+    """Decode a JSON body; ``ValueError`` when it is not JSON, :class:`JSONTooDeep` when nested too deep.
+
+    The garbage collector is held off while the parser may be at the recursion limit: finalizers it would
+    run there (an unclosed socket's warning, say) could not even format their own traceback.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         return json.loads(body)
     except RecursionError:
         raise JSONTooDeep() from None
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _where(method: str, url: str) -> str:

@@ -78,7 +78,15 @@ def test_success_event_carries_the_channel(canvas, student):
 def test_waits_across_polls_until_absent(canvas, student):
     sms = next(c for c in canvas.channels(student) if c["type"] == "sms")
     hook = CanvasHook()
-    timer = threading.Timer(0.6, lambda: hook.delete_communication_channel(student, sms["id"]))
+    canvas.clear_requests()
+
+    def delete_after_the_first_poll() -> None:  # not on a clock: a slow first poll must not race it
+        deadline = time.monotonic() + 15
+        while not any(r.method == "GET" for r in canvas.requests) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        hook.delete_communication_channel(student, sms["id"])
+
+    timer = threading.Thread(target=delete_after_the_first_poll)
     timer.start()
     try:
         event = first_event(
