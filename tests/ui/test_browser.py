@@ -322,3 +322,24 @@ def test_a_wrong_token_fails_clearly_without_showing_the_token(page, airflow_ser
     page.screenshot(path=shots / "connection-test-wrong-token.png")
     assert WRONG_TOKEN not in page.content()
     assert WRONG_TOKEN not in airflow_server.log_text()
+
+
+@pytest.mark.skipif(not at_least("3.1"), reason="Airflow 3.0's Providers page links no provider's docs")
+def test_the_providers_page_opens_our_docs(page, airflow_server):
+    """Admin > Providers: our package's link opens the docs site the provider serves from this API server."""
+    page.goto("/")
+    page.get_by_role("button", name="Admin").click()
+    page.get_by_role("menuitem", name="Providers").click()
+    link = page.get_by_role("link", name="airflow-provider-canvas", exact=True)
+    assert (link.get_attribute("href") or "").strip() == "canvas-provider-docs/"
+    with page.context.expect_page() as opened:
+        link.click()
+    docs = opened.value
+    docs.wait_for_load_state()
+    assert docs.url == f"{airflow_server.url}/canvas-provider-docs/"
+    assert docs.title().startswith("airflow-provider-canvas")
+    if (REPO_ROOT / "docs" / "_build" / "html" / "index.html").is_file():  # CI builds the site first
+        assert docs.get_by_role("link", name="Connection").first.is_visible()
+        docs.get_by_role("link", name="Changelog").first.click()
+        docs.wait_for_load_state()
+        assert docs.url == f"{airflow_server.url}/canvas-provider-docs/changelog.html"

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from tests.airflow_versions import airflow_version, cli_json
 from tests.conftest import REPO_ROOT
 
 UV = REPO_ROOT / ".tools" / "bin" / "uv"
+DOCS_SITE = REPO_ROOT / "docs" / "_build" / "html"
 
 CHECK_INSTALLED = """
 import importlib.metadata, json, sys
@@ -44,6 +46,24 @@ print(json.dumps({
 }))
 """
 
+# The docs plugin as the API server mounts it, from the installed wheel.
+CHECK_DOCS = """
+import json
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.testclient import TestClient
+from airflow_provider_canvas.plugins.docs import DOCS_PREFIX, CanvasDocsPlugin, docs_directory
+
+(entry,) = CanvasDocsPlugin.fastapi_apps
+client = TestClient(Starlette(routes=[Mount(entry["url_prefix"], entry["app"])]))
+pages = {path: client.get(DOCS_PREFIX + path) for path in ("/", "/changelog.html", "/api/hooks.html")}
+print(json.dumps({
+    "directory": str(docs_directory()),
+    "pages": {path: [page.status_code, "airflow-provider-canvas" in page.text, "CanvasHook" in page.text]
+              for path, page in pages.items()},
+}))
+"""
+
 
 def _run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
     result = subprocess.run(args, capture_output=True, text=True, timeout=600, check=False, **kwargs)
@@ -57,9 +77,21 @@ def built(tmp_path_factory) -> Path:
     if not UV.exists():
         pytest.fail("uv is missing from .tools/: run the tests through ./dev test, which installs it")
     out = tmp_path_factory.mktemp("dist")
+    _ensure_docs_site()
     env = {**os.environ, "UV_PYTHON": sys.executable, "UV_PYTHON_DOWNLOADS": "never"}
     _run([str(UV), "build", "--out-dir", str(out), str(REPO_ROOT)], env=env)
     return out
+
+
+def _ensure_docs_site() -> None:
+    """What ``./dev build`` does first: the wheel carries the docs site (hatch_build.py). CI builds it before
+    the tests (``./dev docs``); a checkout that never did gets it built here, the same way."""
+    if (DOCS_SITE / "index.html").is_file():
+        return
+    sphinx = Path(sys.executable).with_name("sphinx-build")
+    if not sphinx.exists():
+        pytest.fail("the docs site is not built and Sphinx is not installed here: run ./dev docs first")
+    _run([str(sphinx), "--quiet", "--builder", "html", str(REPO_ROOT / "docs"), str(DOCS_SITE)])
 
 
 @pytest.fixture(scope="module")
@@ -113,14 +145,22 @@ def test_wheel_and_sdist_metadata(built):
     assert "airflow_provider_canvas/py.typed" in names
     assert "airflow_provider_canvas/testing/__main__.py" in names
     assert not [name for name in names if name.startswith(("tests/", "example_dags/", "docs/"))]
+    # The docs site, without Sphinx's caches and page sources.
+    docs = [name.removeprefix("airflow_provider_canvas/_docs/") for name in names if "/_docs/" in name]
+    assert {"index.html", "changelog.html", "connection.html", "api/hooks.html"} <= set(docs)
+    assert not [name for name in docs if name.startswith((".doctrees", "_sources", ".buildinfo"))]
+    with tarfile.open(sdist) as archive:  # a wheel built from the sdist gets the site too
+        assert "airflow_provider_canvas-0.1.0/docs/_build/html/index.html" in archive.getnames()
     assert "Description-Content-Type: text/markdown" in metadata
-    for name in ("Documentation", "Source", "Changelog"):
-        assert f"Project-URL: {name}, https://" in metadata
+    # Relative: the provider's own docs plugin serves them on the Airflow API server (plugins/docs.py).
+    assert "Project-URL: Documentation, canvas-provider-docs/" in metadata
+    assert "Project-URL: Changelog, canvas-provider-docs/changelog.html" in metadata
     assert "provider_info = airflow_provider_canvas:get_provider_info" in entry_points
     assert (
         "canvas_test_button = airflow_provider_canvas.plugins.test_button:CanvasTestButtonPlugin"
         in entry_points
     )
+    assert "canvas_docs = airflow_provider_canvas.plugins.docs:CanvasDocsPlugin" in entry_points
     # The long description renders as PyPI would render it.
     twine = Path(sys.executable).with_name("twine")
     result = _run([str(twine), "check", "--strict", str(wheel), str(sdist)])
@@ -147,7 +187,17 @@ def test_connection_type_and_operators_from_the_wheel(venv):
         "canvas_conn_id",
     ]
     assert "CanvasCreateCommunicationChannelOperator" in found["operators"]
-    assert any(url.startswith("Documentation, https://") for url in found["urls"])
+    assert "Documentation, canvas-provider-docs/" in found["urls"]
+
+
+def test_the_api_server_serves_the_docs_from_the_wheel(venv):
+    root, env = venv
+    python = str(root / "venv" / "bin" / "python")
+    found = json.loads(_run([python, "-c", CHECK_DOCS], cwd=root, env=env).stdout.splitlines()[-1])
+    assert Path(found["directory"]).is_relative_to(root / "venv")  # the wheel's copy, not this checkout's
+    for path, (status, names_the_package, _) in found["pages"].items():
+        assert (status, names_the_package) == (200, True), path
+    assert found["pages"]["/api/hooks.html"][2]  # the API reference, generated from the docstrings
 
 
 def test_the_fake_canvas_starts_from_the_wheel(venv):
