@@ -187,31 +187,18 @@ def _as_int(conn_id: str | None, name: str, value: Any, low: int, high: int) -> 
     return number
 
 
-def _as_timeout(conn_id: str | None, value: Any) -> float:
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        number = float(value)
-    except (TypeError, ValueError):
-        raise _error(conn_id, f"{_field('timeout')} must be a number of seconds; got {value!r}.") from None
-    if not MIN_TIMEOUT <= number <= MAX_TIMEOUT:
-        raise _error(
-            conn_id,
-            f"{_field('timeout')} must be at least {MIN_TIMEOUT:g} and at most {MAX_TIMEOUT:g} seconds; "
-            f"got {value!r}.",
-        )
-    return number
-
-
-def _as_seconds(conn_id: str | None, name: str, value: Any, high: float) -> float:
+def _as_seconds(conn_id: str | None, name: str, value: Any, low: float, high: float) -> float:
     try:
         if isinstance(value, bool):
             raise ValueError
         number = float(value)
     except (TypeError, ValueError):
         raise _error(conn_id, f"{_field(name)} must be a number of seconds; got {value!r}.") from None
-    if not 0 <= number <= high:  # NaN fails this too
-        raise _error(conn_id, f"{_field(name)} must be from 0 to {high:g} seconds; got {value!r}.")
+    if not low <= number <= high:  # NaN fails this too
+        raise _error(
+            conn_id,
+            f"{_field(name)} must be at least {low:g} and at most {high:g} seconds; got {value!r}.",
+        )
     return number
 
 
@@ -278,7 +265,9 @@ def parse_connection(
         per_page=_as_int(conn_id, "per_page", extra["per_page"], 1, MAX_PER_PAGE)
         if given("per_page")
         else DEFAULT_PER_PAGE,
-        timeout=_as_timeout(conn_id, extra["timeout"]) if given("timeout") else DEFAULT_TIMEOUT,
+        timeout=_as_seconds(conn_id, "timeout", extra["timeout"], MIN_TIMEOUT, MAX_TIMEOUT)
+        if given("timeout")
+        else DEFAULT_TIMEOUT,
         max_retries=_as_int(conn_id, "max_retries", extra["max_retries"], 0, MAX_RETRIES_LIMIT)
         if given("max_retries")
         else DEFAULT_MAX_RETRIES,
@@ -297,7 +286,9 @@ def parse_connection(
         max_pages=_as_int(conn_id, "max_pages", extra["max_pages"], 1, MAX_PAGES_LIMIT)
         if given("max_pages")
         else DEFAULT_MAX_PAGES,
-        max_retry_wait=_as_seconds(conn_id, "max_retry_wait", extra["max_retry_wait"], MAX_RETRY_WAIT_LIMIT)
+        max_retry_wait=_as_seconds(
+            conn_id, "max_retry_wait", extra["max_retry_wait"], 0, MAX_RETRY_WAIT_LIMIT
+        )
         if given("max_retry_wait")
         else DEFAULT_MAX_RETRY_WAIT,
         ignored_extras=tuple(sorted(name for name in extra if name not in KNOWN_EXTRAS)),

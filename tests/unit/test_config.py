@@ -207,6 +207,15 @@ def test_timeout_outside_the_forms_range_is_refused(timeout):
         _parse(extra={"timeout": timeout})
 
 
+@pytest.mark.parametrize("wait", [-1, "nan", "soon", True, 3601])
+def test_max_retry_wait_outside_its_range_is_refused(wait):
+    with pytest.raises(
+        CanvasConfigurationError,
+        match=r"\(extra max_retry_wait\) must be (at least 0 and at most 3600|a number)",
+    ):
+        _parse(extra={"max_retry_wait": wait})
+
+
 def test_ca_bundle_is_what_requests_verify_against(tmp_path):
     bundle = tmp_path / "ca.pem"
     bundle.write_text("-----BEGIN CERTIFICATE-----\n")
