@@ -108,4 +108,5 @@ def test_the_documentation_url_is_the_served_site():
         )
     )
     assert urls["Documentation"] == DOCS_PREFIX.lstrip("/") + "/"
-    assert urls["Changelog"].startswith(urls["Documentation"])
+    assert urls["Changelog"] == urls["Documentation"] + "changelog.html"
+    assert urls["Source"] == urls["Documentation"] + "_modules/index.html"  # Sphinx's viewcode pages

@@ -56,7 +56,7 @@ from airflow_provider_canvas.plugins.docs import DOCS_PREFIX, CanvasDocsPlugin, 
 
 (entry,) = CanvasDocsPlugin.fastapi_apps
 client = TestClient(Starlette(routes=[Mount(entry["url_prefix"], entry["app"])]))
-pages = {path: client.get(DOCS_PREFIX + path) for path in ("/", "/changelog.html", "/api/hooks.html")}
+pages = {path: client.get(DOCS_PREFIX + path) for path in ("/", "/changelog.html", "/_modules/index.html", "/api/hooks.html")}
 print(json.dumps({
     "directory": str(docs_directory()),
     "pages": {path: [page.status_code, "airflow-provider-canvas" in page.text, "CanvasHook" in page.text]
@@ -154,6 +154,7 @@ def test_wheel_and_sdist_metadata(built):
     assert "Description-Content-Type: text/markdown" in metadata
     # Relative: the provider's own docs plugin serves them on the Airflow API server (plugins/docs.py).
     assert "Project-URL: Documentation, canvas-provider-docs/" in metadata
+    assert "Project-URL: Source, canvas-provider-docs/_modules/index.html" in metadata
     assert "Project-URL: Changelog, canvas-provider-docs/changelog.html" in metadata
     assert "provider_info = airflow_provider_canvas:get_provider_info" in entry_points
     assert (
