@@ -5,7 +5,8 @@ runs it as a subprocess (``python -m airflow_provider_canvas.testing``) so the s
 distort the client being measured, and then needs the same views over HTTP. These routes give them:
 
 * ``GET /__fake__/stats``: the counters of :class:`~airflow_provider_canvas.testing.Stats` as JSON
-  (``requests``, ``throttled``, ``faults``, ``in_flight``, ``max_in_flight``, ``max_in_flight_by_bucket``).
+  (``requests``, ``throttled``, ``faults``, ``in_flight``, ``max_in_flight``, ``max_in_flight_by_bucket``,
+  ``mean_seconds_in_flight``).
 * ``POST /__fake__/stats/reset``: zero the counters (bucket levels stay, as ``reset_stats()``); returns them.
 * ``GET /__fake__/settings``: ``latency``, ``per_page_max`` and the throttle parameters (``hwm``,
   ``maximum``, ``outflow``, ``up_front_cost``, ``cost``, ``enabled``, ``throttle_status``), from which a

@@ -31,6 +31,8 @@ class Stats:
     :ivar max_in_flight: the most requests inside the throttle at once, all clients together: assert on it
         to show a DAG's concurrency stays below Canvas's throttle.
     :ivar max_in_flight_by_bucket: the same per client, keyed by :func:`.bucket_key`.
+    :ivar mean_seconds_in_flight: how long an admitted request stayed inside the throttle on average
+        (latency plus the fake's own work): the request duration the bucket sees, 0.0 before any.
     """
 
     requests: int  # every request received, including those answered by faults
@@ -39,6 +41,7 @@ class Stats:
     in_flight: int
     max_in_flight: int  # most requests inside the throttle at once, all clients together
     max_in_flight_by_bucket: dict[str, int]  # keys as throttle.bucket_key(token, ip)
+    mean_seconds_in_flight: float = 0.0  # admitted requests, since the last reset
 
 
 def default_chaos_faults() -> list[Fault]:
@@ -289,6 +292,7 @@ class FakeCanvas:
             in_flight=throttle.in_flight,
             max_in_flight=throttle.max_in_flight,
             max_in_flight_by_bucket=throttle.max_in_flight_by_bucket(),
+            mean_seconds_in_flight=throttle.mean_seconds_in_flight,
         )
 
     def reset_stats(self) -> None:

@@ -49,6 +49,7 @@ class Admission:
     bucket: str
     up_front_cost: float
     throttled: bool
+    started: float = 0.0
 
 
 @dataclass(slots=True)
@@ -90,6 +91,8 @@ class Throttle:
         self.throttled = 0
         self.in_flight = 0
         self.max_in_flight = 0
+        self._admitted_seconds = 0.0
+        self._admitted_ended = 0
 
     def begin(self, key: str, *, force: bool = False) -> Admission:
         """Reserve the up-front cost and decide; ``force`` refuses regardless (``Fault.throttle``)."""
@@ -105,7 +108,7 @@ class Throttle:
             bucket.max_in_flight = max(bucket.max_in_flight, bucket.in_flight)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        return Admission(key, up_front, throttled)
+        return Admission(key, up_front, throttled, self._clock())
 
     def end(self, admission: Admission, cost: float) -> float:
         """Refund the up-front cost, add the real cost; returns ``X-Rate-Limit-Remaining`` (hwm - count)."""
@@ -114,7 +117,21 @@ class Throttle:
             self._increment(bucket, cost - admission.up_front_cost)
             bucket.in_flight -= 1
             self.in_flight -= 1
+            if not admission.throttled:
+                self._admitted_seconds += self._clock() - admission.started
+                self._admitted_ended += 1
             return self.settings.hwm - bucket.count
+
+    @property
+    def mean_seconds_in_flight(self) -> float:
+        """How long an admitted request stayed inside the throttle on average, since the last reset.
+
+        That is the request duration the bucket sees (latency plus the server's own work), so the most
+        requests per second a client can get through without a refusal is about
+        ``hwm / up_front_cost / mean_seconds_in_flight``, a little under what the latency alone suggests.
+        """
+        with self._lock:
+            return self._admitted_seconds / self._admitted_ended if self._admitted_ended else 0.0
 
     def level(self, key: str) -> float:
         """The bucket's count as of now (leaked, not written back)."""
@@ -137,6 +154,8 @@ class Throttle:
                 bucket.max_in_flight = bucket.in_flight
             self.requests = self.throttled = 0
             self.max_in_flight = self.in_flight
+            self._admitted_seconds = 0.0
+            self._admitted_ended = 0
 
     def _increment(self, bucket: _Bucket, amount: float) -> None:
         """increment_bucket.lua: leak since the last touch, add, clamp to [0, maximum]."""

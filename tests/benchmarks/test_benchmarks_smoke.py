@@ -107,6 +107,9 @@ def test_quick_shared_token_run_accounts_for_every_user_in_four_processes(quick_
         "throttled responses",
         "failures",
     }
+    latency = quick_run[0]["config"]["latency"]
+    in_bucket = section["seconds_in_bucket"]
+    assert latency <= in_bucket["alone"] < latency + 1.0 and latency <= in_bucket["together"] < latency + 1.0
 
 
 # ----- pure helpers -------------------------------------------------------------------------------------

@@ -32,7 +32,9 @@ def test_stats_mirror_the_in_process_counters_and_reset(canvas, api):
         "in_flight": 0,
         "max_in_flight": 1,
         "max_in_flight_by_bucket": dict.fromkeys(canvas.stats.max_in_flight_by_bucket, 1),
+        "mean_seconds_in_flight": canvas.stats.mean_seconds_in_flight,
     }
+    assert stats["mean_seconds_in_flight"] > 0
     assert control(canvas, "POST", "stats/reset").json()["requests"] == 0
     assert canvas.stats.requests == 0
 

@@ -91,6 +91,22 @@ def test_disabled_throttle_counts_but_never_refuses_and_force_always_refuses(clo
     assert throttle.begin("token:b", force=True).throttled
 
 
+def test_mean_seconds_in_flight_counts_admitted_requests_until_reset(clock):
+    throttle = Throttle(ThrottleSettings(), clock)
+    assert throttle.mean_seconds_in_flight == 0.0
+    first, second = throttle.begin("token:a"), throttle.begin("token:a")
+    clock.now += 0.05
+    throttle.end(first, 0.01)
+    clock.now += 0.02
+    throttle.end(second, 0.01)
+    refused = throttle.begin("token:b", force=True)
+    clock.now += 5.0
+    throttle.end(refused, 0.0)  # a refusal is not a request the bucket let through
+    assert throttle.mean_seconds_in_flight == pytest.approx(0.06)
+    throttle.reset_counters()
+    assert throttle.mean_seconds_in_flight == 0.0
+
+
 def test_ruby_float_formatting():
     assert ruby_float(600.0) == "600.0"
     assert ruby_float(599.99) == "599.99"
@@ -133,6 +149,13 @@ def test_concurrent_slow_requests_get_throttled_exactly_like_canvas():
             assert float(response.headers["X-Request-Cost"]) == pytest.approx(0.01)
     assert stats.throttled == len(refused)
     assert stats.max_in_flight >= 12
+
+
+def test_stats_give_the_request_duration_the_bucket_sees():
+    with FakeCanvas(latency=0.05) as canvas:
+        _burst(canvas, [canvas.admin_token], 4)
+        mean = canvas.stats.mean_seconds_in_flight
+    assert 0.05 <= mean < 1.0  # the latency, plus the fake's own work
 
 
 def test_separate_tokens_have_separate_buckets():
