@@ -47,7 +47,7 @@ class RunResult:
     requests: int  # as the fake counted them, retries included
     throttled: int  # answers the fake's throttle refused
     max_in_flight: int  # most of this client's requests inside the fake at once
-    mean_seconds_in_flight: float = 0.0  # how long an admitted request stayed inside the fake's throttle
+    mean_seconds_in_flight: float  # how long an admitted request stayed inside the fake's throttle
 
     @property
     def throughput(self) -> float:

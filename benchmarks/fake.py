@@ -34,6 +34,11 @@ class Ceiling:
     def requests_per_second(self) -> float:
         return min(self.in_flight_bound, self.cost_bound)
 
+    def at_duration(self, seconds: float) -> float:
+        """Requests per second when each request stays ``seconds`` in the bucket (latency plus the server's
+        own work), where ``requests_per_second`` counts the latency alone."""
+        return min(self.in_flight / seconds if seconds > 0 else math.inf, self.cost_bound)
+
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> Ceiling:
         throttle = settings["throttle"]

@@ -207,8 +207,8 @@ def _bucket_note(
     together_seconds, alone_seconds = stats["mean_seconds_in_flight"], alone.mean_seconds_in_flight
     if together_seconds <= 0 or alone_seconds <= 0:
         return "the fake reported no time in its bucket"
-    together_ceiling = ceiling.in_flight / together_seconds
-    alone_ceiling = ceiling.in_flight / alone_seconds
+    together_ceiling = ceiling.at_duration(together_seconds)
+    alone_ceiling = ceiling.at_duration(alone_seconds)
     return (
         f"the fake held each admitted request {together_seconds * 1000:.1f} ms on average "
         f"({config.latency * 1000:g} ms latency plus its own work; "

@@ -49,7 +49,7 @@ class Admission:
     bucket: str
     up_front_cost: float
     throttled: bool
-    started: float = 0.0
+    started: float  # the clock reading the bucket was charged at
 
 
 @dataclass(slots=True)
@@ -108,7 +108,9 @@ class Throttle:
             bucket.max_in_flight = max(bucket.max_in_flight, bucket.in_flight)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        return Admission(key, up_front, throttled, self._clock())
+            started = bucket.last_touched
+        assert started is not None  # set by _increment
+        return Admission(key, up_front, throttled, started)
 
     def end(self, admission: Admission, cost: float) -> float:
         """Refund the up-front cost, add the real cost; returns ``X-Rate-Limit-Remaining`` (hwm - count)."""
@@ -118,7 +120,8 @@ class Throttle:
             bucket.in_flight -= 1
             self.in_flight -= 1
             if not admission.throttled:
-                self._admitted_seconds += self._clock() - admission.started
+                assert bucket.last_touched is not None  # set by _increment
+                self._admitted_seconds += bucket.last_touched - admission.started
                 self._admitted_ended += 1
             return self.settings.hwm - bucket.count
 

@@ -123,6 +123,8 @@ def test_ceiling_is_the_lower_of_the_in_flight_and_cost_bounds():
     expensive = Ceiling.from_settings({"latency": 0.05, "throttle": {**throttle, "cost": 0.5}})
     assert expensive.requests_per_second == 20.0  # the leak, not the bucket, limits expensive requests
     assert math.isinf(Ceiling.from_settings({"latency": 0.0, "throttle": throttle}).in_flight_bound)
+    assert ceiling.at_duration(0.06) == pytest.approx(200.0)  # the bucket sees 60 ms, not the 50 ms latency
+    assert expensive.at_duration(0.06) == 20.0
 
 
 def test_desired_state_drops_two_and_adds_five_percent():
