@@ -1,11 +1,11 @@
 """One of several processes listing channels with the same token, as Airflow workers sharing a connection.
 
 Run by the ``shared`` section as ``python -m benchmarks.shared_worker``. It reads its job as one JSON line on
-stdin (the fake's URL, the token, its users), imports the hook and pays the one-off costs with a short
-warm-up listing, prints ``ready``, and waits for ``go`` on stdin: the section starts every worker's clock at
-the same moment, after all imports. Then it lists its users with the bulk call and prints one JSON line:
-what it listed, its clock readings (``time.monotonic``, shared by every process on Linux), its CPU time
-and its governor's view. Whatever the hook logs goes to stderr.
+stdin (the fake's URL, the tokens, its users), imports the hook and pays the one-off costs with a short
+warm-up listing on a token of its own, prints ``ready``, and waits for ``go`` on stdin: the section starts
+every worker's clock at the same moment, after all imports. Then it lists its users with the bulk call on
+the shared token and prints one JSON line: what it listed, its clock readings (``time.monotonic``, shared
+by every process on Linux), its CPU time and its governor's view. Whatever the hook logs goes to stderr.
 """
 
 from __future__ import annotations
@@ -17,18 +17,25 @@ import sys
 import time
 
 
+def _connection(base_url: str, token: str) -> str:
+    return json.dumps({"conn_type": "canvas", "host": base_url, "password": token})
+
+
 def main() -> int:
     report = sys.stdout
     job = json.loads(sys.stdin.readline())
     with contextlib.redirect_stdout(sys.stderr):  # Airflow's logging writes to stdout
-        os.environ["AIRFLOW_CONN_CANVAS_SHARED"] = json.dumps(
-            {"conn_type": "canvas", "host": job["base_url"], "password": job["token"]}
-        )
+        os.environ["AIRFLOW_CONN_CANVAS_WARM_UP"] = _connection(job["base_url"], job["warm_up_token"])
+        os.environ["AIRFLOW_CONN_CANVAS_SHARED"] = _connection(job["base_url"], job["token"])
         from airflow_provider_canvas.hooks.canvas import CanvasHook
 
-        hook = CanvasHook(canvas_conn_id="canvas_shared")
-        for _ in hook.iter_communication_channels_for_users(job["warm_up"]):
+        # On a token of its own, as the reference client warms up: the imports and the connection lookup
+        # are paid, and the shared token's governor starts fresh, as in a task process that just started.
+        warm_up = CanvasHook(canvas_conn_id="canvas_warm_up")
+        for _ in warm_up.iter_communication_channels_for_users(job["warm_up"]):
             pass
+        warm_up.close()
+        hook = CanvasHook(canvas_conn_id="canvas_shared")
     report.write("ready\n")
     report.flush()
     if sys.stdin.readline().strip() != "go":
