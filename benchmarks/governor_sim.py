@@ -39,7 +39,7 @@ def simulate(
     rng = random.Random(seed)
     clock = [0.0]
     bucket = Throttle(clock=lambda: clock[0])
-    governors = [Governor(16) for _ in range(processes)]
+    governors = [Governor(16, rng=rng.random) for _ in range(processes)]
     waiting = [users // processes] * processes  # users not yet started
     listed = [0] * processes
     idle = [THREADS] * processes

@@ -7,9 +7,10 @@ token must share one view of the bucket; the decisions come from :class:`Concurr
 from __future__ import annotations
 
 import hashlib
+import random
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from airflow_provider_canvas.wire.throttle import ConcurrencyPolicy
@@ -20,8 +21,15 @@ __all__ = ["Governor", "governor_for"]
 class Governor:
     """Blocks callers while the adaptive number of in-flight requests is reached."""
 
-    def __init__(self, max_concurrency: int, policy: ConcurrencyPolicy | None = None) -> None:
+    def __init__(
+        self,
+        max_concurrency: int,
+        policy: ConcurrencyPolicy | None = None,
+        *,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
         self.policy = policy or ConcurrencyPolicy()
+        self._rng = rng  # the draws of ConcurrencyPolicy.rise; a fixed one in tests and the model
         self.max_concurrency = max_concurrency
         self._estimates: deque[float] = deque(maxlen=self.policy.window)
         self._credit = 0.0  # clean answers since the last rise, in units of the limit (round trips)
@@ -82,7 +90,7 @@ class Governor:
         else:
             limit = self.policy.limit_for(capacity, self.max_concurrency)
         if limit > before and self.requests:
-            limit, self._credit = self.policy.rise(before, limit, self._credit, capacity)
+            limit, self._credit = self.policy.rise(before, limit, self._credit, capacity, self._rng())
         self.limit = limit
         if limit > before:
             self._cond.notify_all()

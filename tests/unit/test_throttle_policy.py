@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import random
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -49,8 +51,13 @@ def test_a_lone_governor_rises_one_step_per_answer():
     assert climb(governor, 600.0, 10) == [3, 4, 5, 6, 7, 8, 9, 10, 11, 11]  # the whole bucket is its own
 
 
+def always() -> float:
+    """A draw that every chance to rise takes: what is left is the pace of one step per round trip."""
+    return 0.0
+
+
 def test_a_shared_governor_rises_one_step_per_round_trip_and_falls_at_once():
-    governor = Governor(16)
+    governor = Governor(16, rng=always)
     governor.requests = 1
     # 400 left: others hold 4 slots, so room for 7. One step per round trip: n clean answers at a limit of n.
     assert climb(governor, 400.0, 12) == [2, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5]
@@ -64,7 +71,7 @@ def test_a_shared_governor_rises_one_step_per_round_trip_and_falls_at_once():
 
 
 def test_a_throttle_drops_the_limit_to_the_others_in_flight_then_it_climbs_back():
-    governor = Governor(16)
+    governor = Governor(16, rng=always)
     governor.requests = 1
     climb(governor, 600.0, 80)
     assert governor.limit == 11
@@ -83,6 +90,52 @@ def test_the_policy_rises_one_step_per_round_trip():
     assert POLICY.rise(4, 5, 3.0, 10.0) == (5, 0.0)
     assert POLICY.rise(4, 11, 0.0, 12.0) == (5, 0.0)  # alone in the bucket: no waiting for a round trip
     assert POLICY.rise(4, 11, 0.0, None) == (4, 0.0)
+    assert POLICY.rise(4, 11, 1.0, None) == (5, 0.0)  # no throttle headers: no chance involved
+
+
+def test_sharing_the_bucket_a_process_rises_only_by_chance_and_a_missed_chance_is_gone():
+    # capacity 7 with 4 in flight: others hold 5 of the 12, the room is 2 (the limit may go to 6).
+    chance = POLICY.rise_probability(4, 6, 7.0)
+    assert chance == pytest.approx(2 * (5 / 9) / 3)
+    assert POLICY.rise(4, 6, 1.0, 7.0, draw=chance - 0.01) == (5, 0.0)
+    assert POLICY.rise(4, 6, 1.0, 7.0, draw=chance + 0.01) == (4, 0.0)  # the credit is spent either way
+    assert POLICY.rise(4, 6, 0.5, 7.0, draw=0.0) == (4, 0.5)  # and never more than once a round trip
+    assert POLICY.rise(4, 11, 0.0, 12.0, draw=0.99) == (5, 0.0)  # alone: no chance involved
+
+
+def test_the_chance_to_rise_grows_with_the_room_and_favours_the_process_with_less_in_flight():
+    # Both see the same bucket: 9 requests in it, room for 2 more. One holds 1 of them, the other 5.
+    small, large = POLICY.rise_probability(1, 3, 4.0), POLICY.rise_probability(5, 7, 8.0)
+    assert small > large > 0
+    assert POLICY.rise_probability(3, 4, 5.0) < POLICY.rise_probability(3, 6, 5.0)  # room 1 against 3
+    assert POLICY.rise_probability(3, 3, 5.0) == 0  # no room, no chance
+    assert POLICY.rise_probability(3, 20, 5.0) == 1  # much room: certain
+    # Four processes with equal shares, each seeing a room of r, take r more in flight in expectation.
+    assert 4 * POLICY.rise_probability(2, 3, 6.0) == pytest.approx(1.0)
+
+
+def test_processes_sharing_a_bucket_fill_its_room_without_all_taking_it_at_once():
+    """Four governors starting together see the same room at the same moments. Rising by chance, they take
+    it over a round trip or two and overshoot (one throttle) in fewer than half the starts; rising for sure,
+    all four step into a room of 3 at once, every time."""
+
+    def start(draw: Callable[[], float]) -> tuple[int, int]:
+        limits = [2, 2, 2, 2]  # 8 in the bucket; 11 keep it below the mark
+        for round_trip in range(1, 41):
+            total = sum(limits)
+            steps = [POLICY.rise(n, n + 11 - total, 1.0, 12 - (total - n), draw())[0] - n for n in limits]
+            limits = [n + step for n, step in zip(limits, steps, strict=True)]
+            if sum(limits) >= 11:
+                return sum(limits), round_trip
+        return sum(limits), round_trip
+
+    rng = random.Random(7)
+    by_chance = [start(rng.random) for _ in range(500)]
+    assert all(total >= 11 for total, _ in by_chance)  # the room is always taken...
+    assert sum(trips for _, trips in by_chance) / 500 < 2  # ...within two round trips on average
+    overshoots = sum(total > 11 for total, _ in by_chance)
+    assert overshoots < 0.5 * 500
+    assert start(lambda: 0.0) == (12, 1)  # for sure: 4 rises into a room of 3, in the first round trip
 
 
 def test_governor_never_lets_more_than_the_limit_in_flight():
