@@ -39,7 +39,9 @@ def simulate(
     rng = random.Random(seed)
     clock = [0.0]
     bucket = Throttle(clock=lambda: clock[0])
-    governors = [Governor(16, rng=rng.random) for _ in range(processes)]
+    # Each governor draws its chances to rise from a generator of its own: a run repeats for a seed, and the
+    # model's latencies do not shift with the number of draws the governors make.
+    governors = [Governor(16, rng=random.Random(seed * 100 + p).random) for p in range(processes)]
     waiting = [users // processes] * processes  # users not yet started
     listed = [0] * processes
     idle = [THREADS] * processes
