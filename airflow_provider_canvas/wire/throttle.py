@@ -49,6 +49,10 @@ class ConcurrencyPolicy:
         """Requests (in up-front-cost units) the bucket could hold right now, ours included."""
         return others_in_flight + remaining / self.up_front_cost
 
+    def others_in_bucket(self, capacity: float) -> float:
+        """Other processes' requests in the bucket: what fills it, less the capacity this process sees."""
+        return self.high_water_mark / self.up_front_cost - capacity
+
     def limit_for(self, capacity: float | None, max_limit: int) -> int:
         """The most requests in flight that keep the bucket below its mark: strictly under ``capacity``."""
         if capacity is None or not math.isfinite(capacity):  # no throttle headers (or no usable ones)
@@ -65,7 +69,7 @@ class ConcurrencyPolicy:
         much: the room that opens up, above all when a process finishes, goes mostly to the small ones, so
         the processes' shares draw together and they finish closer together.
         """
-        others = self.high_water_mark / self.up_front_cost - capacity  # other processes' requests in it
+        others = self.others_in_bucket(capacity)
         if others <= 0:
             return 1.0
         others_share = others / (limit + others)
@@ -84,8 +88,7 @@ class ConcurrencyPolicy:
         at its start, and a process left alone takes the room of those that finished at once. Without
         throttle headers (``capacity`` None) nothing says who else is there: one step per round trip.
         """
-        alone = capacity is not None and capacity >= self.high_water_mark / self.up_front_cost - 0.5
-        if alone:
+        if capacity is not None and self.others_in_bucket(capacity) <= 0.5:  # alone in the bucket
             return min(target, limit + 1), 0.0
         if credit < 1.0 - 1e-9:  # n answers of 1/n each may add up to a hair under 1
             return limit, credit
